@@ -1,0 +1,49 @@
+"""Atlassian protocol layer: Connect JWT + QSH, signed install, outbound signing, context tokens.
+
+Pure by design: no Flask, no database. Tenant lookup and key fetching are injected, and every
+refusal is one ``AtlassianAuthError`` that the web layer maps to a 401.
+"""
+
+from connect_app.atlassian.context_token import (
+    CONTEXT_TOKEN_AUDIENCE,
+    CONTEXT_TOKEN_ISSUER,
+    IssueContext,
+    issue_context_token,
+    verify_context_token,
+)
+from connect_app.atlassian.install import (
+    ATLASSIAN_INSTALL_KEYS_URL,
+    InstallKeyFetcher,
+    verify_install_token,
+)
+from connect_app.atlassian.jwt import (
+    CONTEXT_QSH,
+    DEFAULT_LEEWAY_SECONDS,
+    AtlassianAuthError,
+    VerifiedToken,
+    token_from_request,
+    verify_request_token,
+)
+from connect_app.atlassian.qsh import canonical_request, query_string_hash
+from connect_app.atlassian.signing import ConnectJwtAuth, sign_request
+
+__all__ = [
+    "ATLASSIAN_INSTALL_KEYS_URL",
+    "CONTEXT_QSH",
+    "CONTEXT_TOKEN_AUDIENCE",
+    "CONTEXT_TOKEN_ISSUER",
+    "DEFAULT_LEEWAY_SECONDS",
+    "AtlassianAuthError",
+    "ConnectJwtAuth",
+    "InstallKeyFetcher",
+    "IssueContext",
+    "VerifiedToken",
+    "canonical_request",
+    "issue_context_token",
+    "query_string_hash",
+    "sign_request",
+    "token_from_request",
+    "verify_context_token",
+    "verify_install_token",
+    "verify_request_token",
+]
