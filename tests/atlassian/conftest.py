@@ -49,7 +49,7 @@ class KeyServer:
 def serve_wsgi(app: Callable) -> Iterator[str]:
     """Run a WSGI app on a free localhost port in a thread; yield its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
