@@ -1,0 +1,5 @@
+"""Sandbox oauth support (placeholder until implemented)."""
+
+
+def register(app, state) -> None:
+    """Register routes and hooks on the sandbox app (no-op for now)."""
