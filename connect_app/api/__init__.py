@@ -1,0 +1,7 @@
+"""The JSON API that CSCX.AI's backend calls (service-token authenticated)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+from connect_app.api import customers  # noqa: E402,F401  (registers routes on bp)

@@ -1,0 +1,81 @@
+"""Customers API: upsert one or many, list and search (the Jira panel's type-ahead uses it)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import g, jsonify, request
+
+from connect_app import customers as domain
+from connect_app.api import bp
+from connect_app.auth import require_api
+from connect_app.errors import ApiError
+from connect_app.extensions import db
+from connect_app.models import Customer
+
+MAX_LIMIT = 100
+
+
+def _json_body() -> object:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the request body must be JSON")
+    return body
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+@bp.post("/customers")
+@require_api("admin")
+def upsert_customers():
+    """Insert or update one customer (an object) or many ({"customers": [...]}), all or nothing."""
+    body = _json_body()
+    if isinstance(body, dict) and "customers" in body:
+        items = body["customers"]
+        if not isinstance(items, list):
+            raise ApiError(400, "invalid_body", "customers must be a list")
+    elif isinstance(body, dict):
+        items = [body]
+    else:
+        raise ApiError(400, "invalid_body", "send a customer object or {\"customers\": [...]}")
+    rows = [(position, item if isinstance(item, dict) else {"_": item}) for position, item in enumerate(items, 1)]
+    try:
+        counts = domain.upsert_customers(g.organization.id, rows)
+    except domain.CustomerValidationError as exc:
+        raise ApiError(422, "invalid_customers", str(exc), details=[r.to_dict() for r in exc.rejected]) from exc
+    return jsonify(counts), 200
+
+
+@bp.get("/customers")
+@require_api()
+def list_customers():
+    """Customers of the caller's workspace; `q` searches names (prefix first), paged by limit/offset."""
+    limit = _int_arg("limit", 20, 1, MAX_LIMIT)
+    offset = _int_arg("offset", 0, 0, 1_000_000)
+    found = domain.search_customers(g.organization.id, request.args.get("q", ""), limit, offset)
+    return jsonify({"customers": [domain.serialize_customer(c) for c in found], "limit": limit, "offset": offset})
+
+
+@bp.get("/customers/<customer_id>")
+@require_api()
+def get_customer(customer_id: str):
+    """One customer of the caller's workspace, by id."""
+    try:
+        key = uuid.UUID(customer_id)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", "customer id must be a UUID") from exc
+    customer = db.session.get(Customer, key)
+    if customer is None or customer.organization_id != g.organization.id:
+        raise ApiError(404, "not_found", "no such customer in this workspace")
+    return jsonify(domain.serialize_customer(customer))

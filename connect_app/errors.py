@@ -1,0 +1,58 @@
+"""One error type for the API and the one place that turns errors into responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A client-facing error: HTTP status, a stable code, a human message, optional details."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body: {"error": {"code", "message", "details"?}}."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/connect/", "/readyz", "/healthz")) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map ApiError and HTTP errors to JSON for API paths and to an HTML page elsewhere."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return jsonify(error.to_dict()), error.status, error.headers
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        if _wants_json():
+            code = (error.name or "error").lower().replace(" ", "_")
+            return jsonify({"error": {"code": code, "message": error.description}}), error.code
+        return render_template("error.html", error=error), error.code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("request.failed", extra={"path": request.path, "method": request.method})
+        if _wants_json():
+            return jsonify({"error": {"code": "internal_error", "message": "internal server error"}}), 500
+        return render_template("error.html", error=None), 500

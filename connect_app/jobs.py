@@ -1,0 +1,98 @@
+"""The job seam: run work in-process (embedded mode) or on an RQ queue (REDIS_URL set)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT_SECONDS = 15 * 60
+_worker_app: Flask | None = None
+
+
+def job_path(func: Callable[..., Any] | str) -> str:
+    """The importable dotted path of a job function."""
+    if isinstance(func, str):
+        return func
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def enqueue(func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> str | None:
+    """Run a job now (no REDIS_URL) or put it on the RQ queue; returns the RQ job id if queued.
+
+    Call it after the transaction that justifies the job has committed: a queued job must never
+    see data that was rolled back.
+    """
+    path = job_path(func)
+    redis_url = current_app.config.get("REDIS_URL")
+    if not redis_url:
+        log.debug("job.inline", extra={"job": path})
+        _resolve(path)(*args, **kwargs)
+        return None
+    job = queue(current_app).enqueue(
+        run_job, path, args, kwargs, job_timeout=JOB_TIMEOUT_SECONDS, description=path,
+    )
+    log.info("job.enqueued", extra={"job": path, "job_id": job.id})
+    return job.id
+
+
+def queue(app: Flask):
+    """The RQ queue of this app (REDIS_URL and RQ_QUEUE)."""
+    from redis import Redis
+    from rq import Queue
+
+    connection = app.extensions.get("cscx_redis")
+    if connection is None:
+        connection = Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["cscx_redis"] = connection
+    return Queue(app.config["RQ_QUEUE"], connection=connection)
+
+
+def bind_worker_app(app: Flask) -> None:
+    """Give RQ jobs in this worker process the app they run in (called by `cscx-jira worker`)."""
+    global _worker_app
+    _worker_app = app
+
+
+def run_job(path: str, args: tuple, kwargs: dict) -> Any:
+    """Entry point of every queued job: resolve the function and run it inside an app context."""
+    func = _resolve(path)
+    if has_app_context():
+        return func(*args, **kwargs)
+    app = _worker_app
+    if app is None:
+        from connect_app import create_app
+
+        app = create_app()
+        bind_worker_app(app)
+    with app.app_context():
+        return func(*args, **kwargs)
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module_name, _, name = path.rpartition(".")
+    if not module_name.startswith("connect_app."):
+        # Only our own functions may be named by a queued job.
+        raise ValueError(f"refusing to run job outside connect_app: {path}")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
+    """Run an RQ worker for the app's queue until stopped (or until empty with burst)."""
+    from rq import Worker
+
+    if not app.config.get("REDIS_URL"):
+        raise RuntimeError("REDIS_URL is not set: without Redis, jobs run in-process and no worker is needed")
+    bind_worker_app(app)
+    with app.app_context():
+        from connect_app.extensions import db
+
+        # Each job runs in a forked work horse; no pooled connection may cross the fork.
+        db.engine.dispose()
+    worker = Worker([queue(app)], connection=queue(app).connection, name=name)
+    worker.work(burst=burst, with_scheduler=False)

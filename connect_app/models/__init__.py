@@ -1,0 +1,33 @@
+"""The data model of the whole product; import models from here."""
+
+from connect_app.models.customers import LINK_TYPES, RULE_STRATEGIES, TIERS, Customer, LinkingRule
+from connect_app.models.delivery import Notification, OutboxMessage, Subscription, WebhookDelivery
+from connect_app.models.governance import AuditEntry, DraftApproval, IssueDraft, SlaEvent, SlaPolicy
+from connect_app.models.issues import IssueEvent, IssueStatusChange, JiraCustomerLink, JiraIssue
+from connect_app.models.tenancy import JiraConnection, LinkCode, OAuthState, Organization, SyncRun
+
+__all__ = [
+    "LINK_TYPES",
+    "RULE_STRATEGIES",
+    "TIERS",
+    "AuditEntry",
+    "Customer",
+    "DraftApproval",
+    "IssueDraft",
+    "IssueEvent",
+    "IssueStatusChange",
+    "JiraConnection",
+    "JiraCustomerLink",
+    "JiraIssue",
+    "LinkCode",
+    "LinkingRule",
+    "Notification",
+    "OAuthState",
+    "Organization",
+    "OutboxMessage",
+    "SlaEvent",
+    "SlaPolicy",
+    "Subscription",
+    "SyncRun",
+    "WebhookDelivery",
+]

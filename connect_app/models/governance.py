@@ -1,0 +1,125 @@
+"""SLA policies and events, issue drafts with their approvals, and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connect_app.extensions import db
+from connect_app.models.types import JSONType, UTCDateTime, new_uuid, utcnow
+
+SLA_EVENT_KINDS = ("warning", "breached", "met")
+DRAFT_STATUSES = ("pending_approval", "approved", "rejected", "creating", "created", "failed")
+ACTOR_TYPES = ("cscx_user", "jira_user", "system")
+
+
+class SlaPolicy(db.Model):
+    """How long an issue may stay in a status (category) for customers matching a selector."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name", name="uq_sla_policies_org_name"),
+        CheckConstraint("target_minutes > 0", name="target_positive"),
+        CheckConstraint("warn_at_percent > 0 AND warn_at_percent <= 100", name="warn_range"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    # Which issues it covers: {"tiers": [...], "priorities": [...], "issue_types": [...], "link_types": [...]}.
+    selector: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # What it measures: time in a status category ("new", "indeterminate") or until resolution ("open").
+    clock: Mapped[str] = mapped_column(String(40))
+    target_minutes: Mapped[int] = mapped_column()
+    warn_at_percent: Mapped[int] = mapped_column(default=80)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaEvent(db.Model):
+    """A warning, breach or met target of one policy on one issue, recorded once per clock cycle."""
+
+    __tablename__ = "sla_events"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "issue_id", "kind", "cycle", name="uq_sla_events_policy_issue_kind_cycle"),
+        Index("ix_sla_events_org_occurred", "organization_id", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sla_policies.id", ondelete="CASCADE"))
+    issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jira_issues.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(
+        Enum(*SLA_EVENT_KINDS, name="sla_event_kind", native_enum=False, create_constraint=True)
+    )
+    cycle: Mapped[int] = mapped_column(default=1)  # a reopened issue starts a new cycle
+    elapsed_minutes: Mapped[int] = mapped_column()
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IssueDraft(db.Model):
+    """A Jira issue a CSM wants created for a customer, pre-filled with context, awaiting approval."""
+
+    __tablename__ = "issue_drafts"
+    __table_args__ = (Index("ix_issue_drafts_org_status", "organization_id", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jira_connections.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    project_key: Mapped[str] = mapped_column(String(40))
+    issue_type: Mapped[str] = mapped_column(String(50))
+    summary: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[str | None] = mapped_column(String(50))
+    labels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    extra_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    link_type: Mapped[str] = mapped_column(String(20), default="requested")
+    status: Mapped[str] = mapped_column(
+        Enum(*DRAFT_STATUSES, name="draft_status", native_enum=False, create_constraint=True),
+        default="pending_approval",
+    )
+    requested_by: Mapped[str] = mapped_column(String(200))
+    jira_key: Mapped[str | None] = mapped_column(String(60))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DraftApproval(db.Model):
+    """An approver's decision on a draft."""
+
+    __tablename__ = "draft_approvals"
+    __table_args__ = (UniqueConstraint("draft_id", "approver_id", name="uq_draft_approvals_draft_approver"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    draft_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issue_drafts.id", ondelete="CASCADE"))
+    approver_id: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(20))  # approved | rejected
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(db.Model):
+    """Who did what to which object, and when; never holds secrets."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_org_created", "organization_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jira_connections.id", ondelete="SET NULL"))
+    actor_type: Mapped[str] = mapped_column(
+        Enum(*ACTOR_TYPES, name="actor_type", native_enum=False, create_constraint=True)
+    )
+    actor_id: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(80))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
