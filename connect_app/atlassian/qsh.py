@@ -54,8 +54,16 @@ def _query_pairs(query: QueryInput) -> list[tuple[str, str]]:
             values: Iterable[object] = [value]
         else:
             values = value
-        pairs.extend((str(name), "" if item is None else str(item)) for item in values)
+        # None is dropped, as requests drops it from ``params``.
+        pairs.extend((_text(name), _text(item)) for item in values if item is not None)
     return pairs
+
+
+def _text(value: object) -> str:
+    """Render one query name or value as text, the way requests would send it."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
 
 
 def canonical_uri(path: str, base_path: str = "") -> str:
