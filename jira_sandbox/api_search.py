@@ -1,0 +1,97 @@
+"""Search endpoints.
+
+Cloud: `GET|POST /search/jql` (enhanced search: token paging, no total, only ids unless fields
+are asked for), `POST /search/approximate-count`, and the removed `/search` answering 410.
+Server: `GET|POST /search` with startAt / maxResults / total.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from jira_sandbox import render
+from jira_sandbox.errors import JiraError
+from jira_sandbox.rest import api_version, bp, caller_id, int_arg, json_body, list_arg, site
+from jira_sandbox.search import UNBOUNDED, decode_token, encode_token, is_unbounded
+
+REMOVED = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+           "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046")
+ENHANCED_DEFAULT, ENHANCED_MAX, ENHANCED_MAX_IDS = 50, 100, 5000
+SERVER_DEFAULT, SERVER_MAX = 50, 1000
+
+
+def _params() -> dict | None:
+    """The POST body, or None for GET (then parameters come from the query string)."""
+    return json_body() if request.method == "POST" else None
+
+
+def _expand(body: dict | None) -> tuple[str, ...]:
+    raw = body.get("expand") if body is not None else request.args.get("expand")
+    if isinstance(raw, list):
+        raw = ",".join(raw)
+    return tuple(e.strip() for e in (raw or "").split(",") if e.strip())
+
+
+def _keys(jql: str) -> list[str]:
+    return current_app.extensions["jira_sandbox.search"].keys(site(), jql, caller_id())
+
+
+def _render_page(keys: list[str], fields, expand) -> list[dict]:
+    state = site()
+    with state.lock:
+        issues = [state.issues[k] for k in keys if k in state.issues]
+        if fields == {"id"}:
+            return [{"id": i["id"]} for i in issues]
+        return [state.render_issue(i, fields=fields, expand=expand, api_version=api_version()) for i in issues]
+
+
+@bp.route("/search/jql", methods=["GET", "POST"])
+def enhanced_search():
+    """Cloud enhanced JQL search: {"issues", "nextPageToken"?, "isLast"}; no total."""
+    if site().flavour != "cloud":
+        raise JiraError(404, ["null for uri: " + request.url])
+    body = _params()
+    source = body if body is not None else request.args
+    jql = source.get("jql") or ""
+    if is_unbounded(jql):
+        raise JiraError(400, [UNBOUNDED])
+    fields = render.select_fields(list_arg("fields", body), "id")
+    cap = ENHANCED_MAX_IDS if fields <= {"id", "key"} else ENHANCED_MAX
+    max_results = min(int_arg("maxResults", ENHANCED_DEFAULT, source), cap)
+    offset = decode_token(jql, source.get("nextPageToken"))
+    keys = _keys(jql)
+    chunk = keys[offset:offset + max_results]
+    result: dict = {"issues": _render_page(chunk, fields, _expand(body))}
+    is_last = offset + len(chunk) >= len(keys)
+    if not is_last:
+        result["nextPageToken"] = encode_token(jql, offset + len(chunk))
+    result["isLast"] = is_last
+    return jsonify(result)
+
+
+@bp.post("/search/approximate-count")
+def approximate_count():
+    """Cloud: POST {"jql"} -> {"count": N}."""
+    if site().flavour != "cloud":
+        raise JiraError(404, ["null for uri: " + request.url])
+    jql = json_body().get("jql") or ""
+    if is_unbounded(jql):
+        raise JiraError(400, [UNBOUNDED])
+    return jsonify({"count": len(_keys(jql))})
+
+
+@bp.route("/search", methods=["GET", "POST"])
+def search():
+    """Server: offset-paged search with total. Cloud: 410 Gone (removed in 2025)."""
+    if site().flavour == "cloud":
+        return jsonify({"errorMessages": [REMOVED], "errors": {}}), 410
+    body = _params()
+    source = body if body is not None else request.args
+    jql = source.get("jql") or ""
+    fields = render.select_fields(list_arg("fields", body), "*navigable")
+    start_at = int_arg("startAt", 0, source)
+    max_results = min(int_arg("maxResults", SERVER_DEFAULT, source), SERVER_MAX)
+    keys = _keys(jql)
+    chunk = keys[start_at:start_at + max_results]
+    return jsonify({"expand": "schema,names", "startAt": start_at, "maxResults": max_results,
+                    "total": len(keys), "issues": _render_page(chunk, fields, _expand(body))})
