@@ -89,7 +89,8 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         """Start serving in a daemon thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="jira-sandbox", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="jira-sandbox", daemon=True)
         self._thread.start()
         return self
 
