@@ -69,18 +69,23 @@ class SandboxState:
     # ---- site setup -------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Empty the site back to its admin user and the default projects."""
+        """Empty the site back to its admin user (same credentials) and the default projects."""
         with self.lock:
+            admin = self.users.get(self.admin_id) if hasattr(self, "admin_id") else None
             self.issues: dict[str, dict] = {}
             self.issue_ids: dict[str, str] = {}
             self.users: dict[str, dict] = {}
             self.projects: dict[str, dict] = {}
             self.customer_catalog = []
-            self.version = 0
+            self.version = getattr(self, "version", 0) + 1
             self._next_issue_id = 10001
             self._next_history_id = 100000
             self._next_user = 1
-            self.admin_id = self.add_user("Sandy Admin", "admin@sandbox.test", name="admin")["accountId"]
+            if admin is None:
+                admin = self.add_user("Sandy Admin", "admin@sandbox.test", name="admin")
+            self.users = {admin["accountId"]: admin}
+            self._next_user = 2
+            self.admin_id = admin["accountId"]
             for key, name, workflow, components in catalog.DEFAULT_PROJECTS:
                 self.add_project(key, name, workflow, components)
 
