@@ -17,6 +17,7 @@ from jira_sandbox import api_issues, api_meta, api_search, control, faults  # no
 from jira_sandbox.auth import CLOUD_401_TEXT, DEFAULT_AUTHENTICATORS, SERVER_401_MESSAGE, AuthFailed, authenticate
 from jira_sandbox.errors import JiraError
 from jira_sandbox.rest import bp as rest_bp
+from jira_sandbox.search import SearchCache
 from jira_sandbox.state import SandboxState
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def create_app(state: SandboxState | None = None, **fault_options) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False
     app.extensions["jira_sandbox"] = state
+    app.extensions["jira_sandbox.search"] = SearchCache()
     if state.faults is None:
         state.faults = faults.FaultConfig()
     if fault_options:

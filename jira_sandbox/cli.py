@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 
 from werkzeug.serving import make_server
@@ -41,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_signal(signum, frame):
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Seed (or load), print the connection line, serve until interrupted."""
     args = build_parser().parse_args(argv)
@@ -59,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
                       "api_token": admin["api_token"], "username": admin["name"], "password": admin["password"],
                       "pat": admin["pat"] if state.flavour == "server" else None,
                       "admin_token": state.admin_token}), flush=True)
+    # SIGTERM (how tests and benchmarks stop us) should still save the state file.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         server.server_close()

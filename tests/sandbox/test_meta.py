@@ -32,7 +32,7 @@ def test_statuses_have_categories(cloud):
     categories = {c["key"] for c in cloud.get("/statuscategory").json()}
     assert categories == {"undefined", "new", "indeterminate", "done"}
     project_statuses = cloud.get("/project/SUP/statuses").json()[0]["statuses"]
-    assert [s["name"] for s in project_statuses][0] == "Triage"
+    assert project_statuses[0]["name"] == "Triage"
 
 
 def test_priorities_resolutions_issuetypes(dc):
