@@ -36,13 +36,24 @@ def _keys(jql: str) -> list[str]:
     return current_app.extensions["jira_sandbox.search"].keys(site(), jql, caller_id())
 
 
-def _render_page(keys: list[str], fields, expand) -> list[dict]:
+def _properties(body: dict | None) -> list[str]:
+    raw = body.get("properties") if body is not None else list_arg("properties")
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    return [p.strip() for p in raw or [] if p.strip()]
+
+
+def _render_page(keys: list[str], fields, expand, properties: list[str] = ()) -> list[dict]:
     state = site()
+    rendered = []
     with state.lock:
-        issues = [state.issues[k] for k in keys if k in state.issues]
-        if fields == {"id"}:
-            return [{"id": i["id"]} for i in issues]
-        return [state.render_issue(i, fields=fields, expand=expand, api_version=api_version()) for i in issues]
+        for issue in (state.issues[k] for k in keys if k in state.issues):
+            body = {"id": issue["id"]} if fields == {"id"} and not properties else \
+                state.render_issue(issue, fields=fields, expand=expand, api_version=api_version())
+            if properties:
+                body["properties"] = {p: issue["properties"][p] for p in properties if p in issue["properties"]}
+            rendered.append(body)
+    return rendered
 
 
 @bp.route("/search/jql", methods=["GET", "POST"])
@@ -61,7 +72,7 @@ def enhanced_search():
     offset = decode_token(jql, source.get("nextPageToken"))
     keys = _keys(jql)
     chunk = keys[offset:offset + max_results]
-    result: dict = {"issues": _render_page(chunk, fields, _expand(body))}
+    result: dict = {"issues": _render_page(chunk, fields, _expand(body), _properties(body))}
     is_last = offset + len(chunk) >= len(keys)
     if not is_last:
         result["nextPageToken"] = encode_token(jql, offset + len(chunk))

@@ -62,10 +62,13 @@ class SearchCache:
                 self._entries.move_to_end(cache_key)
                 return hit[1]
         try:
-            query = parse(jql)
             with state.lock:
-                ctx = context(state, user_id)
-                keys = [i["key"] for i in query.search(list(state.issues.values()), ctx)]
+                if not jql.strip():
+                    # Server answers an empty query with every issue, newest first.
+                    keys = [i["key"] for i in sorted(state.issues.values(), key=lambda i: -int(i["id"]))]
+                else:
+                    keys = [i["key"] for i in parse(jql).search(list(state.issues.values()),
+                                                                 context(state, user_id))]
         except JqlError as exc:
             raise JiraError(400, list(exc.messages) or [str(exc)]) from None
         with self._lock:

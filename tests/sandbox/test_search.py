@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jira_sandbox.api_search import REMOVED
+from tests.sandbox.conftest import Client
 
 
 def _count(site, predicate):
@@ -109,3 +110,15 @@ def test_server_search_caps_at_1000_and_has_no_enhanced_search(dc):
 def test_server_search_invalid_jql(dc):
     response = dc.get("/search", params={"jql": "nonsense ~~ 1"})
     assert response.status_code == 400 and response.json()["errorMessages"]
+
+
+def test_enhanced_search_returns_requested_properties(fresh_cloud):
+    client = Client(fresh_cloud)
+    client.put("/issue/CS-1/properties/cscx", json={"customers": ["acme"]})
+    body = client.post("/search/jql", json={"jql": "project = CS ORDER BY key ASC", "maxResults": 1,
+                                            "properties": ["cscx"]}).json()
+    assert body["issues"][0]["properties"] == {"cscx": {"customers": ["acme"]}}
+
+
+def test_server_empty_jql_returns_everything(dc, server_site):
+    assert dc.get("/search", params={"jql": "", "maxResults": 0}).json()["total"] == len(server_site.state.issues)
