@@ -69,12 +69,15 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(migrations_dir()), render_as_batch=True)
     htmx.init_app(app)
 
-    from connect_app import api, health, web
+    from connect_app import api, connect, health, web
     from connect_app.errors import register_error_handlers
+    from connect_app.web.filters import register_filters
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(connect.bp)
     app.register_blueprint(web.bp)
+    register_filters(app)
     register_error_handlers(app)
     if config.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
         _sqlite_pragmas(app)

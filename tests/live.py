@@ -1,0 +1,49 @@
+"""Serve the app over real HTTP from a background thread, for tests that Jira (the sandbox) must call."""
+
+from __future__ import annotations
+
+import threading
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from connect_app import create_app
+from connect_app.config import TestConfig
+from connect_app.extensions import db
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+class _Deferred:
+    """A WSGI app set after the socket is bound (the app's BASE_URL needs the port)."""
+
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+class LiveApp:
+    """The service on 127.0.0.1:<free port> with BASE_URL set to it; a context manager."""
+
+    def __init__(self, database_url: str, instance_path, **settings: str):
+        self._deferred = _Deferred()
+        self._server = make_server("127.0.0.1", 0, self._deferred, threaded=True, request_handler=_QuietHandler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        environ = {"DATABASE_URL": database_url, "BASE_URL": self.base_url} | settings
+        self.app = create_app(TestConfig(environ, instance_path=instance_path))
+        self._deferred.app = self.app
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> LiveApp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
