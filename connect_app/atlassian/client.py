@@ -1,0 +1,403 @@
+"""The Jira REST client: one per connection, Cloud (v3) and Server/DC (v2) behind one interface.
+
+Built by `client_for(connection)`. Requests go through atlassian-python-api's `Jira` (URL
+building, default headers, our `requests.Session` with the connection's auth), and every call
+passes through `JiraClient._send`, the ONE place with timeouts, retries and error mapping:
+429 and 503 honour `Retry-After`, other transient faults back off exponentially with jitter,
+tries are bounded, and what still fails is raised as a typed `JiraError`.
+
+The flavour differences (enhanced token-paged search vs startAt search, ADF vs wiki-text
+descriptions, accountId vs name/key users, the changelog endpoint vs `expand=changelog`) stay
+inside this module so that no caller branches on them. `normalize_issue` is in
+`connect_app.atlassian.issue_json` and re-exported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from atlassian import Jira
+
+from connect_app.atlassian.issue_json import (
+    SYNC_FIELDS,
+    normalize_issue,
+    parse_jira_time,
+    text_to_adf,
+)
+from connect_app.atlassian.signing import ConnectJwtAuth
+
+log = logging.getLogger(__name__)
+
+APP_KEY = "ai.cscx.jira"
+DEFAULT_TIMEOUT_S = 30
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CLOUD_PAGE_MAX = 100  # enhanced search: at most 100 issues per page when fields are requested
+CLOUD_IDS_PAGE_MAX = 5000  # enhanced search: up to 5000 when only ids are requested
+SERVER_PAGE_MAX = 1000  # jira.search.views.default.max on Server/DC
+CHANGELOG_PAGE = 100
+
+__all__ = [
+    "APP_KEY",
+    "SYNC_FIELDS",
+    "JiraAuthError",
+    "JiraBadRequest",
+    "JiraClient",
+    "JiraError",
+    "JiraNotFound",
+    "JiraRateLimited",
+    "RetryPolicy",
+    "client_for",
+    "normalize_issue",
+    "parse_jira_time",
+]
+
+
+class JiraError(Exception):
+    """A Jira call failed: HTTP `status` (0 for a network fault), Jira's `messages` and field `errors`."""
+
+    def __init__(self, status: int, messages: list[str] | None = None, errors: dict | None = None,
+                 retry_after: float | None = None):
+        self.status = status
+        self.messages = list(messages or [])
+        self.errors = dict(errors or {})
+        self.retry_after = retry_after
+        text = "; ".join(self.messages + [f"{k}: {v}" for k, v in self.errors.items()]) or "no details"
+        super().__init__(f"Jira answered {status}: {text}")
+
+
+class JiraBadRequest(JiraError):
+    """400: the request (e.g. a JQL query) is invalid; `messages` say why, in Jira's words."""
+
+
+class JiraAuthError(JiraError):
+    """401/403: the connection's credentials are refused or lack permission."""
+
+
+class JiraNotFound(JiraError):
+    """404: the issue (or property) does not exist or is not visible to us."""
+
+
+class JiraRateLimited(JiraError):
+    """429/503 still returned after the bounded retries (or a Retry-After longer than we wait)."""
+
+
+def _error_class(status: int) -> type[JiraError]:
+    if status == 400:
+        return JiraBadRequest
+    if status in (401, 403):
+        return JiraAuthError
+    if status == 404:
+        return JiraNotFound
+    if status in (429, 503):
+        return JiraRateLimited
+    return JiraError
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date), None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try: bounded tries, exponential backoff with jitter, Retry-After honoured."""
+
+    max_tries: int = 6
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    max_retry_after_s: float = 120.0  # a longer Retry-After is raised instead of slept through
+    jitter: float = 0.25  # extra random share added on top of the wait (never subtracted)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """The wait before retry number `attempt` (1-based)."""
+        if retry_after is not None:
+            # Retry-After is the minimum the server asked for: wait at least that, plus jitter
+            # so that many workers limited together do not come back on the same tick.
+            return retry_after * (1 + self.rng.uniform(0, self.jitter)) + self.rng.uniform(0, 0.05)
+        backoff = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return backoff * (1 + self.rng.uniform(0, self.jitter))
+
+
+def _messages(response: requests.Response) -> tuple[list[str], dict]:
+    try:
+        body = response.json()
+    except ValueError:
+        text = (response.text or "").strip()
+        return ([text[:500]] if text else [response.reason or "error"]), {}
+    if isinstance(body, dict):
+        messages = body.get("errorMessages") or ([body["message"]] if body.get("message") else [])
+        return [str(m) for m in messages], dict(body.get("errors") or {})
+    return [str(body)[:500]], {}
+
+
+class JiraClient:
+    """REST calls to one Jira site; one method per remote call (see module docstring)."""
+
+    def __init__(self, base_url: str, *, flavour: str = "cloud", session: requests.Session | None = None,
+                 timeout: int = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None,
+                 token_provider: Callable[[], str] | None = None):
+        if flavour not in ("cloud", "server"):
+            raise ValueError("flavour must be 'cloud' or 'server'")
+        self.base_url = base_url.rstrip("/")
+        self.flavour = flavour
+        self.api_version = "3" if flavour == "cloud" else "2"
+        self.session = session or requests.Session()
+        self.retry = retry or RetryPolicy()
+        self.token_provider = token_provider
+        self.requests_made = 0
+        # Retries are ours (retry_with_header=False, no backoff_and_retry): one place, typed errors.
+        self._jira = Jira(url=self.base_url, session=self.session, cloud=flavour == "cloud", timeout=timeout,
+                          api_version=self.api_version, advanced_mode=True, retry_with_header=False)
+
+    @property
+    def is_cloud(self) -> bool:
+        """True for Jira Cloud (REST v3, enhanced search, accountIds)."""
+        return self.flavour == "cloud"
+
+    def _path(self, path: str) -> str:
+        return f"rest/api/{self.api_version}/{path.lstrip('/')}"
+
+    def _send(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+              ok: Iterable[int] = ()) -> requests.Response:
+        """Send one request with bounded retries; return the response or raise a typed JiraError."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.token_provider is not None:
+                # OAuth: the provider returns a valid (refreshed if need be) access token.
+                self.session.headers["Authorization"] = f"Bearer {self.token_provider()}"
+            try:
+                self.requests_made += 1
+                response = self._jira.request(method, self._path(path), params=params, json=json,
+                                              advanced_mode=True)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= self.retry.max_tries:
+                    raise JiraError(0, [f"network error: {type(exc).__name__}"]) from exc
+                wait = self.retry.delay(attempt, None)
+                log.warning("jira.retry", extra={"path": path, "status": 0, "attempt": attempt, "wait_s": wait})
+                self.retry.sleep(wait)
+                continue
+            status = response.status_code
+            if status < 400 or status in ok:
+                return response
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            retryable = status in RETRY_STATUSES and attempt < self.retry.max_tries
+            if retryable and retry_after is not None and retry_after > self.retry.max_retry_after_s:
+                retryable = False
+            if not retryable:
+                messages, errors = _messages(response)
+                log.info("jira.error", extra={"path": path, "status": status, "attempts": attempt})
+                raise _error_class(status)(status, messages, errors, retry_after)
+            wait = self.retry.delay(attempt, retry_after if status in (429, 503) else None)
+            log.warning("jira.retry", extra={"path": path, "status": status, "attempt": attempt, "wait_s": wait})
+            self.retry.sleep(wait)
+
+    def _json(self, method: str, path: str, **kwargs) -> Any:
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # ---- search ---------------------------------------------------------------------------
+
+    def search_pages(self, jql: str, fields: Iterable[str] = SYNC_FIELDS, page_size: int = 100,
+                     expand: Iterable[str] = (), cursor: str | int | None = None,
+                     ) -> Iterator[tuple[list[dict], str | int | None]]:
+        """Yield (issues, next_cursor) page by page; next_cursor resumes after that page (None at the end).
+
+        Cloud: POST /rest/api/3/search/jql with nextPageToken paging; Server: POST /rest/api/2/search
+        with startAt. `cursor` is a cursor previously yielded (a checkpoint) to resume from.
+        """
+        fields = list(fields)
+        ids_only = set(fields) <= {"id", "key"}
+        cap = (CLOUD_IDS_PAGE_MAX if ids_only else CLOUD_PAGE_MAX) if self.is_cloud else SERVER_PAGE_MAX
+        size = max(1, min(page_size, cap))
+        expand = ",".join(expand)
+        while True:
+            if self.is_cloud:
+                body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": size}
+                if expand:
+                    body["expand"] = expand
+                if cursor:
+                    body["nextPageToken"] = cursor
+                page = self._json("POST", "search/jql", json=body)
+                issues = page.get("issues") or []
+                token = page.get("nextPageToken")
+                cursor = None if page.get("isLast", not token) or not token else token
+            else:
+                start = int(cursor or 0)
+                body = {"jql": jql, "fields": fields, "maxResults": size, "startAt": start}
+                if expand:
+                    body["expand"] = expand.split(",")
+                page = self._json("POST", "search", json=body)
+                issues = page.get("issues") or []
+                following = start + len(issues)
+                cursor = following if issues and following < int(page.get("total", 0)) else None
+            yield issues, cursor
+            if cursor is None:
+                return
+
+    def search_ids(self, jql: str) -> set[str]:
+        """Every matching issue's id (ids-only pages: cheap, used for reconciliation)."""
+        found: set[str] = set()
+        for issues, _ in self.search_pages(jql, fields=["id"], page_size=CLOUD_IDS_PAGE_MAX):
+            found.update(str(issue["id"]) for issue in issues)
+        return found
+
+    def approximate_count(self, jql: str) -> int:
+        """How many issues match (Cloud: /search/approximate-count; Server: the search total)."""
+        if self.is_cloud:
+            return int(self._json("POST", "search/approximate-count", json={"jql": jql})["count"])
+        return int(self._json("POST", "search", json={"jql": jql, "fields": ["id"], "maxResults": 0})["total"])
+
+    def validate_jql(self, jql: str) -> None:
+        """Ask Jira whether `jql` is valid; raises JiraBadRequest with Jira's errorMessages if not."""
+        if self.is_cloud:
+            self._json("POST", "search/jql", json={"jql": jql, "fields": ["id"], "maxResults": 1})
+        else:
+            self._json("POST", "search", json={"jql": jql, "fields": ["id"], "maxResults": 0,
+                                               "validateQuery": "strict"})
+
+    # ---- issues ---------------------------------------------------------------------------
+
+    def get_issue(self, key: str, fields: Iterable[str] | None = None, expand: Iterable[str] = ()) -> dict:
+        """GET /issue/{key}: the issue JSON (all fields unless `fields` is given)."""
+        params: dict[str, str] = {}
+        if fields is not None:
+            params["fields"] = ",".join(fields)
+        if expand:
+            params["expand"] = ",".join(expand)
+        return self._json("GET", f"issue/{quote(key, safe='')}", params=params or None)
+
+    def iter_changelog(self, key: str) -> Iterator[dict]:
+        """Every changelog history of an issue, oldest first (Cloud: paged endpoint; Server: expand)."""
+        if not self.is_cloud:
+            issue = self.get_issue(key, fields=["id"], expand=["changelog"])
+            histories = (issue.get("changelog") or {}).get("histories") or []
+            yield from sorted(histories, key=lambda h: (h.get("created") or "", int(h.get("id") or 0)))
+            return
+        start = 0
+        while True:
+            page = self._json("GET", f"issue/{quote(key, safe='')}/changelog",
+                              params={"startAt": start, "maxResults": CHANGELOG_PAGE})
+            values = page.get("values") or []
+            yield from values
+            start += len(values)
+            if not values or page.get("isLast", start >= int(page.get("total", 0))):
+                return
+
+    def create_issue(self, fields: dict) -> dict:
+        """POST /issue: create an issue; a plain-text `description` is converted for Cloud (ADF). Returns {id, key}."""
+        fields = dict(fields)
+        if self.is_cloud and isinstance(fields.get("description"), str):
+            fields["description"] = text_to_adf(fields["description"])
+        body = self._json("POST", "issue", json={"fields": fields})
+        return {"id": str(body["id"]), "key": body["key"]}
+
+    def edit_issue(self, key: str, fields: dict | None = None, update: dict | None = None) -> None:
+        """PUT /issue/{key} with `fields` and/or `update` operations."""
+        body: dict[str, Any] = {}
+        if fields:
+            body["fields"] = dict(fields)
+            if self.is_cloud and isinstance(body["fields"].get("description"), str):
+                body["fields"]["description"] = text_to_adf(body["fields"]["description"])
+        if update:
+            body["update"] = update
+        self._send("PUT", f"issue/{quote(key, safe='')}", json=body)
+
+    def get_issue_property(self, key: str, prop: str) -> Any:
+        """The value of an issue entity property, None when it is not set."""
+        try:
+            body = self._json("GET", f"issue/{quote(key, safe='')}/properties/{quote(prop, safe='')}")
+        except JiraNotFound:
+            return None
+        return body.get("value")
+
+    def set_issue_property(self, key: str, prop: str, value: Any) -> None:
+        """PUT an issue entity property (any JSON value)."""
+        self._send("PUT", f"issue/{quote(key, safe='')}/properties/{quote(prop, safe='')}", json=value)
+
+    def delete_issue_property(self, key: str, prop: str) -> None:
+        """DELETE an issue entity property; absent already is fine."""
+        self._send("DELETE", f"issue/{quote(key, safe='')}/properties/{quote(prop, safe='')}", ok=(404,))
+
+    # ---- site metadata --------------------------------------------------------------------
+
+    def get_fields(self) -> list[dict]:
+        """GET /field: every system and custom field with its schema."""
+        return self._json("GET", "field")
+
+    def get_statuses(self) -> list[dict]:
+        """GET /status: every status with its category."""
+        return self._json("GET", "status")
+
+    def server_info(self) -> dict:
+        """GET /serverInfo: deployment type, version, serverTime."""
+        return self._json("GET", "serverInfo")
+
+    def myself(self) -> dict:
+        """GET /myself: the user we act as (its timeZone decides how JQL dates are read)."""
+        return self._json("GET", "myself")
+
+
+def client_for(connection, *, session: requests.Session | None = None, timeout: int = DEFAULT_TIMEOUT_S,
+               retry: RetryPolicy | None = None, token_provider: Callable[[], str] | None = None,
+               api_url: str | None = None, app_key: str = APP_KEY) -> JiraClient:
+    """The client of a JiraConnection, authenticated the way the connection was made.
+
+    connect: Connect JWT signed with the install's shared secret; oauth: Bearer access token
+    against `{api_url}/ex/jira/{cloud_id}` (pass `token_provider` to refresh tokens; default:
+    the stored access token); server: Bearer PAT, or Basic when `auth_user` is set.
+    """
+    session = session or requests.Session()
+    flavour = "server" if connection.kind == "server" or connection.deployment in ("server", "datacenter") \
+        else "cloud"
+    base_url = connection.base_url
+    if connection.kind == "connect":
+        session.auth = ConnectJwtAuth(issuer=app_key, secret=connection.shared_secret, base_url=base_url)
+    elif connection.kind == "oauth":
+        base_url = f"{(api_url or _configured_api_url()).rstrip('/')}/ex/jira/{connection.cloud_id}"
+        if token_provider is None:
+            token = connection.access_token
+            session.headers["Authorization"] = f"Bearer {token}"
+    elif connection.kind == "server":
+        if connection.auth_user:
+            session.auth = (connection.auth_user, connection.api_token)
+        else:
+            session.headers["Authorization"] = f"Bearer {connection.api_token}"
+    else:
+        raise ValueError(f"unknown connection kind {connection.kind!r}")
+    return JiraClient(base_url, flavour=flavour, session=session, timeout=timeout, retry=retry,
+                      token_provider=token_provider)
+
+
+def _configured_api_url() -> str:
+    """ATLASSIAN_API_URL of the running app (factory-level lookup; the client itself gets a value)."""
+    from flask import current_app, has_app_context
+
+    from connect_app.config import ATLASSIAN_API_URL
+
+    if has_app_context():
+        return current_app.config.get("ATLASSIAN_API_URL") or ATLASSIAN_API_URL
+    return ATLASSIAN_API_URL
