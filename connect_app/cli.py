@@ -206,6 +206,23 @@ def show_config() -> None:
         click.echo(f"{setting.name:32} {shown:40} {setting.help}")
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port")
+@click.option("--flavour", default="cloud", show_default=True, type=click.Choice(["cloud", "server"]))
+@click.option("--issues", default=100, show_default=True, type=click.IntRange(0, 1_000_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+def sandbox(port: int, flavour: str, issues: int, seed: int, extra: tuple[str, ...]) -> None:
+    """Run the stand-in Jira site; prints one JSON line (base_url, email, api_token, pat) then serves.
+
+    Extra options (--latency-ms, --rate-limit, --error-rate, --state-file, ...) pass through.
+    """
+    # Run as its own program: the service never imports the sandbox, even to launch it.
+    args = [sys.executable, "-m", "jira_sandbox", "--port", str(port), "--flavour", flavour,
+            "--issues", str(issues), "--seed", str(seed), *extra]
+    os.execv(sys.executable, args)  # noqa: S606 - a fixed argv, no shell involved
+
+
 @main.command()
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)

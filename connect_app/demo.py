@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
 import random
+import subprocess
+import sys
+import threading
 from datetime import date, timedelta
+from pathlib import Path
+
+import requests
 
 from connect_app import customers as customer_domain
 from connect_app.tenancy import ensure_organization
@@ -70,37 +78,129 @@ def seed_demo_workspace() -> dict[str, int]:
     return customer_domain.upsert_customers(DEMO_WORKSPACE, rows)
 
 
-def run_demo(*, host: str, port: int) -> None:
-    """Set up the embedded database, seed the demo workspace, print where to look, and serve."""
-    from pathlib import Path
+class SandboxSite:
+    """The stand-in Jira site, run as its own program (`python -m jira_sandbox`) for the demo."""
 
+    def __init__(self, port: int, state_file: Path, issues: int = 400):
+        self.args = [sys.executable, "-m", "jira_sandbox", "--port", str(port), "--flavour", "cloud",
+                     "--issues", str(issues), "--seed", "7", "--customers", "40", "--state-file", str(state_file)]
+        self.process: subprocess.Popen | None = None
+        self.info: dict = {}
+
+    def start(self) -> SandboxSite:
+        """Start it and read the JSON line with its address and credentials."""
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True,
+                                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the Jira sandbox did not start (is the port free?)")
+        self.info = json.loads(line)
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """Where the sandbox serves."""
+        return self.info["base_url"]
+
+    def control(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Call one of the sandbox's /_sandbox control endpoints."""
+        headers = {"X-Sandbox-Admin-Token": self.info["admin_token"]}
+        response = requests.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def stop(self) -> None:
+        """Stop it (it saves its state file on the way out)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def sandbox_customer_rows(catalog: list[dict], seed: int = 201) -> list[dict]:
+    """Customers for the sandbox's catalogue, enriched like real accounts (ARR, health, CSM, people)."""
+    rows = demo_customers(seed)
+    enriched = []
+    for position, entry in enumerate(catalog):
+        base = rows[position % len(rows)]
+        enriched.append(base | {"name": entry["name"], "slug": entry["slug"], "external_id": entry["external_id"],
+                                "tier": entry.get("tier") or base["tier"]})
+    return enriched
+
+
+def _install_into_sandbox(app, site: SandboxSite, host: str, port: int) -> None:
+    """Serve the app briefly in-process so the sandbox can install it, then link it to the demo workspace."""
+    from werkzeug.serving import make_server
+
+    from connect_app.extensions import db
+    from connect_app.installations import find_connect_connection
+
+    server = make_server(host, port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        result = site.control("POST", "/_sandbox/apps/install",
+                              json={"descriptor_url": f"{app.config['BASE_URL']}/atlassian-connect.json"}).json()
+        client_key = result.get("clientKey") or result.get("client_key")
+        with app.app_context():
+            connection = find_connect_connection(client_key)
+            if connection is None:
+                raise RuntimeError("the sandbox did not install the app")
+            connection.organization_id = DEMO_WORKSPACE
+            connection.status = "active"
+            db.session.commit()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_demo(*, host: str, port: int) -> None:
+    """Start the sandbox Jira, set up the embedded database and demo workspace, install the app, serve."""
     import click
 
     from connect_app import create_app
     from connect_app.auth import mint_service_token
     from connect_app.cli import _upgrade
     from connect_app.config import Config
+    from connect_app.extensions import db
     from connect_app.server import serve
 
+    instance = Path.cwd() / "instance"
+    instance.mkdir(exist_ok=True)
+    site = SandboxSite(port + 1, instance / "demo-sandbox.pickle").start()
+    atexit.register(site.stop)
+    click.echo(f"==> Jira sandbox on {site.base_url}")
     environ = dict(os.environ)
     environ.setdefault("BASE_URL", f"http://{host}:{port}")
-    config = Config(environ, instance_path=Path.cwd() / "instance")
+    environ["ATLASSIAN_INSTALL_KEYS_URL"] = f"{site.base_url}/_connect/install-keys"
+    config = Config(environ, instance_path=instance)
     app = create_app(config)
     click.echo("==> database: " + app.config["SQLALCHEMY_DATABASE_URI"])
     click.echo("==> migrations at revision " + _upgrade(app))
     with app.app_context():
-        counts = seed_demo_workspace()
+        ensure_organization(DEMO_WORKSPACE, name="Demo Workspace")
+        catalog = site.control("GET", "/_sandbox/customers").json()
+        rows = [(line, row) for line, row in enumerate(sandbox_customer_rows(catalog), start=1)]
+        counts = customer_domain.upsert_customers(DEMO_WORKSPACE, rows)
         token = mint_service_token(app.config["CSCX_SIGNING_SECRET"], workspace=DEMO_WORKSPACE,
                                    role="csm", user=CSMS[0][0], email=CSMS[0][1], ttl=86400)
+        db.session.remove()
     click.echo(f"==> demo workspace '{DEMO_WORKSPACE}': {counts['total']} customers")
-    base = f"http://{host}:{port}"
+    _install_into_sandbox(app, site, host, port)
+    click.echo("==> app installed into the sandbox and linked to the demo workspace")
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()  # gunicorn forks next; no pooled connection may cross the fork
+    base = app.config["BASE_URL"]
 
     def announce() -> None:
         click.echo("")
         click.echo(f"CSCX Jira demo is running on {base}")
-        click.echo(f"  service home      {base}/")
-        click.echo(f"  readiness         {base}/readyz")
-        click.echo(f"  customers API     curl -H 'Authorization: Bearer {token}' '{base}/api/customers?q=ac'")
+        click.echo(f"  an issue in Jira, with the Customers panel   {site.base_url}/browse/CS-1")
+        click.echo(f"  service home                               {base}/")
+        click.echo(f"  customers API  curl -H 'Authorization: Bearer {token}' '{base}/api/customers?q=ac'")
         click.echo("Press Ctrl+C to stop.")
 
     serve(app, host=host, port=port, workers=1, threads=8, on_ready=announce)
