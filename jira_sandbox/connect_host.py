@@ -401,15 +401,14 @@ def install_key(kid):
 
 
 def _enforce_app_scopes():
-    """Coarse scope check for app callers: writes need WRITE (Connect) or write:jira-work (OAuth)."""
+    """Coarse Connect scope check: an app without WRITE (or higher) may only read."""
     principal = getattr(g, "principal", None)
-    if principal is None or principal.kind not in ("jwt", "oauth") or request.method not in WRITE_METHODS:
+    if principal is None or principal.kind != "jwt" or request.method not in WRITE_METHODS:
         return None
-    scopes = set(principal.scopes or ())
-    if scopes & {"WRITE", "ADMIN", "PROJECT_ADMIN", "DELETE", "write:jira-work"}:
+    if set(principal.scopes or ()) & {"WRITE", "ADMIN", "PROJECT_ADMIN", "DELETE"}:
         return None
-    if request.path.rstrip("/").endswith("/webhook") and scopes & {"manage:jira-webhook", "READ"}:
-        return None
+    if request.path.rstrip("/").endswith(("/webhook", "/webhook/refresh")):
+        return None  # dynamic webhooks need only READ for Connect apps
     return jsonify({"errorMessages": ["The app is not allowed to perform this operation (scope)."],
                     "errors": {}}), 403
 
