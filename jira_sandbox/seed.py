@@ -83,11 +83,15 @@ def _paths(workflow: Workflow) -> dict[str, list[str]]:
 
 def seed_site(state, issues: int = 0, seed: int = 1, projects: int = 3, customers: int = 50, users: int = 8,
               anchor: str | datetime | None = None) -> None:
-    """Reset `state` and fill it deterministically from `seed` (anchor: the newest `created`)."""
+    """Reset `state` and fill it deterministically from `seed` and `anchor`.
+
+    `anchor` (default: now, to the minute) is the latest moment anything happened; pass it
+    explicitly for byte-identical sites across runs.
+    """
     rng = random.Random(seed)
     if isinstance(anchor, str):
         anchor = datetime.fromisoformat(anchor)
-    anchor = anchor or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    anchor = anchor or datetime.now(UTC).replace(second=0, microsecond=0)
     with state.lock:
         state.reset()
         for name in _PEOPLE[:users]:
@@ -145,18 +149,21 @@ def _seed_issues(state, rng: random.Random, count: int, anchor: datetime) -> Non
             "changelog": [], "properties": {},
         }
         state._next_issue_id += 1
-        _histories(state, rng, issue, path, people)
+        _histories(state, rng, issue, path, people, anchor)
         state.issues[issue["key"]] = issue
         state.issue_ids[issue["id"]] = issue["key"]
     state.version += 1
 
 
-def _histories(state, rng: random.Random, issue: dict, path: list[str], people: list[str]) -> None:
+def _histories(state, rng: random.Random, issue: dict, path: list[str], people: list[str],
+               anchor: datetime) -> None:
     """At most three status-change histories along `path` (the last steps), spaced in time."""
     when = issue["created"]
     steps = list(pairwise(path))[-3:]
-    for old, new in steps:
-        when = when + timedelta(minutes=rng.randrange(30, 60 * 24 * 5))
+    for n, (old, new) in enumerate(steps):
+        # Never later than the anchor: a seeded site has no changes from the future.
+        room = (anchor - when) / (len(steps) - n + 1)
+        when = when + min(timedelta(minutes=rng.randrange(30, 60 * 24 * 5)), room)
         items = [status_item(old, new)]
         if STATUSES[new][1] == "done":
             resolution = "Won't Fix" if new == "Won't Fix" else "Done"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from jira_sandbox import persist
 from jira_sandbox.seed import customers_for_issue, seed_site
@@ -53,6 +54,7 @@ def test_seeded_issues_are_consistent_with_workflows():
         if issue["changelog"]:
             assert issue["changelog"][-1]["items"][0]["toString"] == issue["status"]
             assert issue["updated"] == issue["changelog"][-1]["created"]
+        assert issue["created"] <= issue["updated"] <= datetime.fromisoformat(ANCHOR)
 
 
 def test_hundred_thousand_issues_seed_fast():
