@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from connect_app.atlassian.client import SYNC_FIELDS, normalize_issue
 from connect_app.extensions import db
 from connect_app.models import LINK_TYPES, AuditEntry, Customer, JiraConnection, JiraCustomerLink, JiraIssue
 
@@ -96,13 +98,19 @@ def ensure_issue(connection: JiraConnection, issue_key: str, client) -> JiraIssu
     )
     if issue is not None:
         return issue
-    from connect_app.sync_store import upsert_issue_records
-
-    record = client.normalize_issue(client.get_issue(issue_key))
-    upsert_issue_records(connection.id, [record])
-    return db.session.scalar(
-        select(JiraIssue).where(JiraIssue.connection_id == connection.id, JiraIssue.jira_key == issue_key)
-    )
+    record = normalize_issue(client.get_issue(issue_key, fields=SYNC_FIELDS))
+    if record["jira_key"] != issue_key:  # the issue was moved: Jira answers with its new key
+        raise LinkError(f"{issue_key} is now {record['jira_key']}; open that issue instead", 409)
+    issue = JiraIssue(connection_id=connection.id, **record)
+    db.session.add(issue)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a sync or another engineer stored it first: use theirs
+        db.session.rollback()
+        issue = db.session.scalar(
+            select(JiraIssue).where(JiraIssue.connection_id == connection.id, JiraIssue.jira_key == issue_key)
+        )
+    return issue
 
 
 def add_manual_link(connection: JiraConnection, issue_key: str, customer_id: str, link_type: str,

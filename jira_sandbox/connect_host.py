@@ -321,7 +321,9 @@ class ConnectHost:
             raise AuthFailed("JWT expired") from None
         except jwt.PyJWTError:
             raise AuthFailed("JWT signature invalid") from None
-        target = request_.path + (f"?{request_.query_string.decode()}" if request_.query_string else "")
+        # Jira hashes the path as sent (getRequestURI, still percent-encoded), not the decoded one.
+        target = request_.environ.get("RAW_URI") or request_.environ.get("REQUEST_URI") or (
+            request_.path + (f"?{request_.query_string.decode()}" if request_.query_string else ""))
         expected = qsh_for(request_.method, target, state.base_url)
         if not hmac.compare_digest(str(claims["qsh"]), expected):
             raise AuthFailed("JWT qsh does not match the request")
