@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -79,6 +80,22 @@ def worker(burst: bool, name: str | None) -> None:
         run_worker(app, burst=burst, name=name)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.5, 3600), help="seconds per tick")
+def scheduler(interval: float) -> None:
+    """Enqueue periodic jobs (sync, webhook refresh, outbox sweep, retention) on their schedule."""
+    import threading
+
+    from connect_app.schedule import PERIODIC_JOBS, Scheduler
+
+    app = _build_app()
+    for job in PERIODIC_JOBS:
+        click.echo(f"  {job.name:28} every {job.every}")
+    click.echo("scheduler running; Ctrl+C to stop")
+    with contextlib.suppress(KeyboardInterrupt):
+        Scheduler(app).run(threading.Event(), interval)
 
 
 @main.group()

@@ -20,6 +20,10 @@ class _Gunicorn(BaseApplication):
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        if not self._app.config.get("REDIS_URL"):
+            # Embedded mode: one worker process runs the periodic jobs in a thread.
+            app = self._app
+            self.cfg.set("post_worker_init", lambda _worker: _start_scheduler(app))
         if self._on_ready is not None:
             on_ready = self._on_ready
             self.cfg.set("when_ready", lambda _server: on_ready())
@@ -28,9 +32,18 @@ class _Gunicorn(BaseApplication):
         return self._app
 
 
+def _start_scheduler(app: Flask) -> None:
+    from connect_app.schedule import start_in_thread
+
+    start_in_thread(app)
+
+
 def serve(app: Flask, *, host: str, port: int, workers: int, threads: int,
           on_ready: Callable[[], None] | None = None) -> None:
     """Serve until interrupted."""
+    if not app.config.get("REDIS_URL") and workers > 1:
+        # Without Redis, jobs and the scheduler live in the web process: one process keeps them single.
+        workers = 1
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
