@@ -17,7 +17,6 @@ import secrets
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -27,13 +26,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from jira_sandbox.auth import AuthFailed, Principal
+from jira_sandbox.connect_jwt import TOKEN_TTL_S, qsh_for, sign_for_app
 from jira_sandbox.control import ADMIN_HEADER
 from jira_sandbox.errors import JiraError
 
 log = logging.getLogger(__name__)
 
-CONTEXT_QSH = "context-qsh"
-TOKEN_TTL_S = 180  # Jira's own tokens live for three minutes
 HTTP_TIMEOUT_S = 10
 PLUGINS_VERSION = "1001.0.0-SNAPSHOT"
 # Deliberate defects a test can ask for on lifecycle tokens (the product's negative tests).
@@ -85,40 +83,6 @@ def site_state():
     """The SandboxState serving this request."""
     from flask import current_app
     return current_app.extensions["jira_sandbox"]
-
-
-def relative_target(url: str, base_url: str) -> str:
-    """`path?query` of `url` relative to the context path of `base_url` (what a qsh signs)."""
-    parts = urlsplit(url)
-    base_path = urlsplit(base_url).path.rstrip("/")
-    path = parts.path
-    if base_path and (path == base_path or path.startswith(base_path + "/")):
-        path = path[len(base_path):]
-    return (path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-def qsh_for(method: str, url: str, base_url: str) -> str:
-    """The Connect query string hash of a request to `url`, relative to `base_url`."""
-    return hash_url(method.upper(), relative_target(url, base_url))
-
-
-def sign_for_app(install: Install, method: str, url: str, context_qsh: bool = False, sub: str | None = None,
-                 context: dict | None = None, aud: str | None = None, ttl: int = TOKEN_TTL_S) -> str:
-    """HS256 JWT Jira puts on a call to the app (webhook, iframe, enabled/disabled).
-
-    `iss` is the site's clientKey; Jira sends no `aud` on shared-secret tokens (pass one to test
-    a verifier's tolerance). `context_qsh` gives the fixed "context-qsh" of context JWTs.
-    """
-    now = int(time.time())
-    claims = {"iss": install.client_key, "iat": now, "exp": now + ttl,
-              "qsh": CONTEXT_QSH if context_qsh else qsh_for(method, url, install.base_url)}
-    if sub:
-        claims["sub"] = sub
-    if context is not None:
-        claims["context"] = context
-    if aud:
-        claims["aud"] = aud
-    return jwt.encode(claims, install.shared_secret, algorithm="HS256")
 
 
 class ConnectHost:
@@ -327,6 +291,8 @@ class ConnectHost:
         expected = qsh_for(request_.method, target, state.base_url)
         if not hmac.compare_digest(str(claims["qsh"]), expected):
             raise AuthFailed("JWT qsh does not match the request")
+        if install.user_id not in state.users:  # a /_sandbox/reset dropped the app user
+            install.user_id = self._app_user(install.descriptor)
         return Principal(user_id=install.user_id, kind="jwt", app_key=install.key, scopes=install.scopes)
 
 

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from jira_sandbox.catalog import PRIORITIES, STATUSES
-from jira_sandbox.connect_host import PLUGINS_VERSION, host_for, sign_for_app, site_state
+from jira_sandbox.connect_host import PLUGINS_VERSION, host_for, site_state
+from jira_sandbox.connect_jwt import sign_for_app
 from jira_sandbox.errors import JiraError
 
 bp = Blueprint("sandbox_pages", __name__, template_folder="templates")

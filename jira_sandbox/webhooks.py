@@ -29,7 +29,8 @@ import requests
 from flask import Blueprint, jsonify, request
 
 from jira_sandbox import render
-from jira_sandbox.connect_host import Install, host_for, require_admin, sign_for_app, site_state
+from jira_sandbox.connect_host import Install, host_for, require_admin, site_state
+from jira_sandbox.connect_jwt import sign_for_app
 from jira_sandbox.errors import JiraError
 
 log = logging.getLogger(__name__)
