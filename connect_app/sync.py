@@ -350,3 +350,8 @@ def sync_status(organization_id: str) -> list[dict]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def sync_customer_job(customer_id: str) -> dict:
+    """Job entry point: apply a customer's (new) rules to its links on every connection."""
+    return sync_customer(customer_id)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from connect_app.api import customers, integrations  # noqa: E402,F401  (registers routes on bp)
+from connect_app.api import customers, integrations, jira_issues, linking, openapi  # noqa: E402,F401  (routes)
