@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from connect_app.api import customers, integrations, jira_issues, linking, openapi  # noqa: E402,F401  (routes)
+from connect_app.api import connect, customers, integrations, jira_issues, linking, openapi  # noqa: E402,F401  (routes)
