@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from connect_app.extensions import db
 from connect_app.models import AuditEntry, JiraCustomerLink, JiraIssue
-from tests.connect.conftest import ENGINEER
+from tests.e2e_site import ENGINEER
 
 GLANCE = "com.atlassian.jira.issue:ai.cscx.jira:cscx-customers-glance:status"
 
