@@ -235,28 +235,38 @@ def _field_ref(field_id: str) -> str:
 
 
 def value_clauses(rules: Iterable[Rule], kinds: dict[str, str] | None = None,
-                  max_values: int = MAX_VALUES_PER_CLAUSE) -> list[str]:
+                  max_values: int = MAX_VALUES_PER_CLAUSE, max_chars: int = MAX_JQL_CHARS) -> list[str]:
     """The label / component / custom-field rules as JQL clauses, values grouped with `in (...)`.
 
-    Text custom fields cannot be searched with `in` in Jira; they get `~` (a superset that local
-    matching narrows to the exact value).
+    Each in-list is filled up to `max_values` values or `max_chars` characters. Text custom
+    fields cannot be searched with `in` in Jira; they get `~` (a superset that local matching
+    narrows to the exact value).
     """
     kinds = kinds or {}
-    groups: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+    groups: dict[tuple[str, str], set[str]] = defaultdict(set)
     for rule in rules:
         if rule.strategy in ("label", "component", "custom_field"):
-            groups[(rule.strategy, rule.field_id)].add(rule.value)
+            groups[(rule.strategy, rule.field_id or "")].add(rule.value)
     clauses = []
-    for (strategy, field_id), values in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        ordered = sorted(values)
+    for (strategy, field_id), values in sorted(groups.items()):
+        literals = sorted(values)
         if strategy == "custom_field" and kinds.get(field_id) == "text":
             ref = _field_ref(field_id)
-            clauses += [f"{ref} ~ {jql_string(lucene_escape(v))}" for v in ordered]
+            clauses += [f"{ref} ~ {jql_string(lucene_escape(v))}" for v in literals]
             continue
         name = {"label": "labels", "component": "component"}.get(strategy) or _field_ref(field_id)
-        for start in range(0, len(ordered), max_values):
-            chunk = ordered[start:start + max_values]
-            clauses.append(f"{name} in ({', '.join(jql_string(v) for v in chunk)})")
+        head = f"{name} in ("
+        chunk: list[str] = []
+        length = len(head) + 1
+        for literal in (jql_string(v) for v in literals):
+            extra = len(literal) + (2 if chunk else 0)
+            if chunk and (len(chunk) >= max_values or length + extra > max_chars):
+                clauses.append(head + ", ".join(chunk) + ")")
+                chunk, length, extra = [], len(head) + 1, len(literal)
+            chunk.append(literal)
+            length += extra
+        if chunk:
+            clauses.append(head + ", ".join(chunk) + ")")
     return clauses
 
 
@@ -284,14 +294,8 @@ def compile_queries(rules: Iterable[Rule], *, since: str | None = None, kinds: d
     """Every rule of a connection as the fewest JQL queries within `max_chars` (batches, then one per JQL rule)."""
     rules = list(rules)
     suffix = (f" AND {since}" if since else "") + (ORDER_CLAUSE if ordered else "")
-    budget = max_chars - len(suffix) - 2
-    # A clause list longer than the budget is split into smaller in-lists first.
-    per_clause = max_values
-    while True:
-        clauses = value_clauses(rules, kinds, per_clause)
-        if all(len(c) <= budget for c in clauses) or per_clause == 1:
-            break
-        per_clause = max(1, per_clause // 2)
+    budget = max_chars - len(suffix) - 2  # the batch is wrapped in parentheses
+    clauses = value_clauses(rules, kinds, max_values, budget)
     queries = [CompiledQuery(f"({' OR '.join(group)}){suffix}", "batch") for group in _pack(clauses, budget)]
     for rule in sorted((r for r in rules if r.strategy == "jql"), key=lambda r: r.rank):
         queries.append(CompiledQuery(f"({rule.jql}){suffix}", "jql", rule.id))
