@@ -13,16 +13,15 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (./run test installs it)"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def browser():
-    """Headless Chromium."""
+    """Headless Chromium (a missing browser is an error, not a skip: ./run test installs it)."""
     from playwright.sync_api import sync_playwright
+
+    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: install Debian's chromium package (./run test does)"
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
