@@ -1,10 +1,21 @@
-"""The job seam: run work in-process (embedded mode) or on an RQ queue (REDIS_URL set)."""
+"""The job seam: run work in-process (embedded mode) or on an RQ queue (REDIS_URL set).
+
+Two ways to start a job:
+- `enqueue(func, *args)`: on RQ with REDIS_URL; without it, runs *now*, in the caller's thread,
+  before `enqueue` returns (so the caller sees its effects).
+- `submit(func, *args)`: on RQ with REDIS_URL; without it, runs *soon* on a small thread pool
+  of this process, in its own app context, after `submit` returns. For work whose durable state
+  is already committed (an inbox row, an outbox message), so a crash before it runs loses
+  nothing: a periodic sweep finds the row and submits it again.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -12,7 +23,9 @@ from flask import Flask, current_app, has_app_context
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS = 15 * 60
+BACKGROUND_THREADS = 4
 _worker_app: Flask | None = None
+_pool_lock = threading.Lock()
 
 
 def job_path(func: Callable[..., Any] | str) -> str:
@@ -39,6 +52,44 @@ def enqueue(func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> str | 
     )
     log.info("job.enqueued", extra={"job": path, "job_id": job.id})
     return job.id
+
+
+def submit(func: Callable[..., Any] | str, *args: Any) -> str | None:
+    """Run a job soon, off the caller's thread: on RQ (REDIS_URL) or this process's background pool.
+
+    Only for jobs whose inputs are committed rows that a sweep can find again (see the module
+    docstring); returns the RQ job id when queued.
+    """
+    path = job_path(func)
+    if current_app.config.get("REDIS_URL"):
+        return enqueue(path, *args)
+    _resolve(path)  # refuse foreign paths now, in the caller
+    app = current_app._get_current_object()
+    background_pool(app).submit(_run_in_background, app, path, args)
+    return None
+
+
+def background_pool(app: Flask) -> ThreadPoolExecutor:
+    """The app's in-process job pool (embedded mode), created on first use."""
+    with _pool_lock:
+        pool = app.extensions.get("cscx_background")
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=BACKGROUND_THREADS, thread_name_prefix="cscx-job")
+            app.extensions["cscx_background"] = pool
+        return pool
+
+
+def _run_in_background(app: Flask, path: str, args: tuple) -> None:
+    from connect_app.extensions import db
+
+    with app.app_context():
+        try:
+            _resolve(path)(*args)
+        except Exception:
+            # The job's rows stay as they were; the sweep retries them. Never kill the pool thread.
+            log.exception("job.background_failed", extra={"job": path})
+        finally:
+            db.session.remove()
 
 
 def queue(app: Flask):

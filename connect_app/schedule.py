@@ -33,6 +33,7 @@ class PeriodicJob:
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("retention.purge", "connect_app.retention.purge_uninstalled_connections", timedelta(hours=6)),
     PeriodicJob("sync.due", "connect_app.sync.sync_due_connections", timedelta(minutes=1)),
+    PeriodicJob("delivery.sweep", "connect_app.sweeps.sweep", timedelta(seconds=5)),
 ]
 
 

@@ -4,4 +4,15 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from connect_app.api import connect, customers, integrations, jira_issues, linking, openapi  # noqa: E402,F401  (routes)
+from connect_app.api import (  # noqa: E402,F401  (routes)
+    admin_delivery,
+    connect,
+    customers,
+    integrations,
+    jira_issues,
+    linking,
+    notifications,
+    openapi,
+    subscriptions,
+    webhooks,
+)

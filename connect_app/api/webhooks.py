@@ -1,0 +1,50 @@
+"""The Jira webhook receiver: verify, store in the inbox, answer at once; processing is a job."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import current_app, jsonify, request
+
+from connect_app import jobs
+from connect_app.api import bp
+from connect_app.atlassian import AtlassianAuthError
+from connect_app.connect.auth import app_base_path, raw_request_target
+from connect_app.errors import ApiError
+from connect_app.webhooks import inbox, process, receive
+
+log = logging.getLogger(__name__)
+
+
+@bp.post("/integrations/jira/webhook")
+def jira_webhook():
+    """Jira (Connect, OAuth dynamic or Server/DC admin webhooks) → inbox; 202 when stored, 200 for a repeat."""
+    body = request.get_data(cache=True)  # 413 beyond MAX_CONTENT_LENGTH, before anything else
+    facts = receive.RequestFacts(
+        method=request.method, target=raw_request_target(), headers=request.headers, query=request.args,
+        body=body, base_path=app_base_path(),
+    )
+    oauth = receive.OAuthApp(current_app.config.get("ATLASSIAN_OAUTH_CLIENT_ID"),
+                             current_app.config.get("ATLASSIAN_OAUTH_CLIENT_SECRET"))
+    try:
+        connection = receive.authenticate(facts, oauth)
+    except AtlassianAuthError as error:
+        # Nothing unverified is stored or parsed.
+        log.warning("webhook.refused", extra={"reason": error.reason})
+        raise ApiError(401, "unauthorized", error.reason) from None
+    try:
+        payload = inbox.validate_payload(json.loads(body))
+    except (ValueError, UnicodeDecodeError) as error:
+        message = str(error) if isinstance(error, inbox.MalformedDelivery) else "the body is not valid JSON"
+        raise ApiError(400, "malformed_webhook", message) from None
+    try:
+        receive.check_matched_webhooks(connection, payload)
+    except AtlassianAuthError as error:
+        raise ApiError(401, "unauthorized", error.reason) from None
+    delivery_id = inbox.delivery_identifier(request.headers.get("X-Atlassian-Webhook-Identifier"), body)
+    stored = inbox.store_delivery(connection, delivery_id, payload)
+    if stored.created:
+        jobs.submit(process.process_delivery, str(stored.id))
+    return jsonify({"status": "accepted" if stored.created else "duplicate", "id": str(stored.id)}), (
+        202 if stored.created else 200)
