@@ -79,14 +79,14 @@ def _split(url: str) -> tuple[str, str, int, str]:
     return scheme, host, port or (443 if scheme == "https" else 80), parts.path
 
 
-def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> None:
+def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None) -> None:
     """Refuse a host that is, or resolves to, a non-public address (unless private hosts are allowed)."""
     if allow_private:
         return
     try:
         addresses = [str(ipaddress.ip_address(host))]  # a literal address needs no lookup
     except ValueError:
-        addresses = resolver(host, port)
+        addresses = (resolver or system_resolver)(host, port)
     if not addresses:
         raise UnsafeUrl(f"the host {host!r} cannot be resolved")
     for address in addresses:
@@ -97,7 +97,7 @@ def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver 
             )
 
 
-def validate_base_url(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
+def validate_base_url(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> str:
     """The normalised base URL (scheme://host[:port][/context], no trailing slash), or UnsafeUrl."""
     scheme, host, port, path = _split(url)
     parts = urlsplit(url.strip())
@@ -110,7 +110,7 @@ def validate_base_url(url: str, *, allow_private: bool, resolver: Resolver = sys
     return urlunsplit((scheme, netloc.lower(), path.rstrip("/"), "", ""))
 
 
-def check_url(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> None:
+def check_url(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> None:
     """Refuse any outbound request URL (query strings allowed) that the base-URL rules refuse."""
     _, host, port, _ = _split(url)
     check_host(host, port, allow_private=allow_private, resolver=resolver)
@@ -119,7 +119,7 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = system_reso
 class SafeSession(requests.Session):
     """A requests session that checks every URL it sends to, redirects included, before connecting."""
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver = system_resolver, max_redirects: int = 5):
+    def __init__(self, *, allow_private: bool, resolver: Resolver | None = None, max_redirects: int = 5):
         super().__init__()
         self.allow_private = allow_private
         self.resolver = resolver
