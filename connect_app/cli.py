@@ -240,6 +240,19 @@ def sandbox(port: int, flavour: str, issues: int, seed: int, extra: tuple[str, .
     os.execv(sys.executable, args)  # noqa: S606 - a fixed argv, no shell involved
 
 
+@main.command("sync")
+@click.option("--connection", "connection_ids", multiple=True, help="connection id (repeatable; default: all active)")
+@click.option("--customer", "customer_ids", multiple=True, help="refresh only this customer (repeatable)")
+@click.option("--full", is_flag=True, help="full backfill instead of an incremental run")
+@click.option("--status", "show_status", is_flag=True, help="print each connection's sync status and exit")
+def sync_command(connection_ids, customer_ids, full: bool, show_status: bool) -> None:
+    """Sync Jira issues and customer links (incremental by default; resumes an interrupted run)."""
+    from connect_app.sync_cli import run_sync
+
+    if run_sync(_build_app(), connection_ids, customer_ids, full, show_status):
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
