@@ -1,0 +1,1 @@
+"""Benchmarks: sync and webhooks, with their reports in README.md."""
