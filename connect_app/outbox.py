@@ -216,7 +216,7 @@ def record_result(row_id: uuid.UUID, result: PushResult, now: datetime | None = 
             outcome = "retry"
     db.session.commit()
     log.log(logging.INFO if result.ok else logging.WARNING, "outbox." + outcome,
-            extra={"message": str(row_id), "topic": message.topic, "attempts": message.attempts,
+            extra={"message_id": str(row_id), "topic": message.topic, "attempts": message.attempts,
                    "status_code": result.status})
     return outcome
 

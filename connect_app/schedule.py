@@ -34,6 +34,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("retention.purge", "connect_app.retention.purge_uninstalled_connections", timedelta(hours=6)),
     PeriodicJob("sync.due", "connect_app.sync.sync_due_connections", timedelta(minutes=1)),
     PeriodicJob("delivery.sweep", "connect_app.sweeps.sweep", timedelta(seconds=5)),
+    PeriodicJob("tracking.reconcile", "connect_app.reconcile.reconcile_due", timedelta(minutes=1)),
 ]
 
 

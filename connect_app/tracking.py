@@ -70,6 +70,8 @@ class StatusMap:
                 continue
             self._overrides[str(key).casefold()] = info
         self._known = {str(k).casefold(): v for k, v in (known or {}).items() if v in CATEGORIES}
+        # Once an admin maps which statuses mean development, the category rule stands aside.
+        self.maps_development = any(info.meaning == "development" for info in self._overrides.values())
         order = (status_map or {}).get("priority_order")
         self.priority_order = tuple(order) if isinstance(order, list | tuple) and order else DEFAULT_PRIORITY_ORDER
 
@@ -118,8 +120,13 @@ def _item_field(item: Mapping[str, Any]) -> str:
 
 
 def classify_history(items: Iterable[Mapping[str, Any]], status_of: StatusLookup,
-                     priority_order: Iterable[str] = DEFAULT_PRIORITY_ORDER) -> list[Change]:
-    """Classify one changelog history (its items) into the changes a CSM cares about."""
+                     priority_order: Iterable[str] = DEFAULT_PRIORITY_ORDER,
+                     development_mapped: bool = False) -> list[Change]:
+    """Classify one changelog history (its items) into the changes a CSM cares about.
+
+    `development_mapped`: the status map names the development statuses, so "moved to
+    development" means entering one of those, not any new -> indeterminate move.
+    """
     changes: list[Change] = []
     kinds: set[str] = set()
 
@@ -136,7 +143,7 @@ def classify_history(items: Iterable[Mapping[str, Any]], status_of: StatusLookup
             after = status_of(_str(item.get("to")), _str(item.get("toString")))
             details = {"field": "status", "from": item.get("fromString"), "to": item.get("toString"),
                        "from_category": before.category, "to_category": after.category}
-            for kind in classify_status(before, after):
+            for kind in classify_status(before, after, development_mapped):
                 add(kind, details)
     for item in items:
         name = _item_field(item)
@@ -165,16 +172,17 @@ def classify_history(items: Iterable[Mapping[str, Any]], status_of: StatusLookup
     return changes
 
 
-def classify_status(before: StatusInfo, after: StatusInfo) -> list[str]:
+def classify_status(before: StatusInfo, after: StatusInfo, development_mapped: bool = False) -> list[str]:
     """The kinds of one status transition, from categories and mapped meanings."""
     kinds: list[str] = []
     if after.category == "done" and before.category != "done":
         kinds.append("resolved")
     elif before.category == "done" and after.category not in (None, "done"):
         kinds.append("reopened")
-    into_development = (after.meaning == "development" and before.meaning != "development") or (
-        after.meaning is None and before.category == "new" and after.category == "indeterminate"
-    )
+    if development_mapped:
+        into_development = after.meaning == "development" and before.meaning != "development"
+    else:
+        into_development = before.category == "new" and after.category == "indeterminate"
     if into_development and after.category != "done":
         kinds.append("moved_to_development")
     if not kinds:

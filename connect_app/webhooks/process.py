@@ -24,7 +24,7 @@ from sqlalchemy import select, text, update
 
 from connect_app import claims, customer_context, notify, outbox
 from connect_app.atlassian.client import SYNC_FIELDS, client_for
-from connect_app.atlassian.issue_json import normalize_issue, status_category_of, status_changes
+from connect_app.atlassian.issue_json import normalize_issue, parse_jira_time, status_category_of, status_changes
 from connect_app.extensions import db
 from connect_app.linking import RuleMatcher
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
@@ -201,10 +201,19 @@ def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Appli
         return Applied(note=f"ignored: {event}")
     when = event_time(payload)
     raw = payload["issue"]
-    status_map = status_map_for(connection)
-    histories = _histories(payload, when)
     if event != "jira:issue_deleted" and is_partial(raw):
         raw = client_for(connection).get_issue(raw.get("key") or raw["id"], fields=SYNC_FIELDS)
+    return apply_issue(connection, event, raw, _histories(payload, when), when)
+
+
+def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], histories: list[dict[str, Any]],
+                when: datetime) -> Applied:
+    """Apply an issue's state and changelog histories (webhook or reconciliation), no commit.
+
+    `event` is a Jira webhook event name: issue_created adds a "created" change, issue_deleted
+    marks the issue deleted; every history is classified on its own.
+    """
+    status_map = status_map_for(connection)
     fields = raw.get("fields") or {}
     status = fields.get("status") or {}
     status_map.learn(str(status.get("id")) if status.get("id") else None, status.get("name"),
@@ -219,7 +228,7 @@ def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Appli
         issue_id = store_issue(connection, raw, histories, status_map)
     before_customers = _linked_customers(issue_id)
     jira_id = db.session.scalar(select(JiraIssue.jira_id).where(JiraIssue.id == issue_id))
-    changes = classify_payload(event, histories, status_map, jira_id)
+    changes = classify_payload(event, histories, status_map, jira_id, when)
     applied = Applied(issue_id=issue_id, customers={c.id for c in before_customers})
     if event == "jira:issue_deleted":
         _mark_deleted(connection, issue_id, when)
@@ -227,22 +236,24 @@ def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Appli
     db.session.refresh(issue)
     after_customers = _linked_customers(issue_id) if event != "jira:issue_deleted" else before_customers
     applied.customers |= {c.id for c in after_customers}
-    for dedupe_key, change in changes:
-        _record(connection, issue, dedupe_key, change, when, after_customers, applied)
+    for dedupe_key, change, occurred_at in changes:
+        _record(connection, issue, dedupe_key, change, occurred_at, after_customers, applied)
     return applied
 
 
-def classify_payload(event: str, histories: list[dict[str, Any]], status_map: StatusMap,
-                     jira_id: str) -> list[tuple[str, Change]]:
-    """(dedupe key, change) pairs of one issue event; the keys are the same whoever sees the change."""
-    changes: list[tuple[str, Change]] = []
+def classify_payload(event: str, histories: list[dict[str, Any]], status_map: StatusMap, jira_id: str,
+                     when: datetime) -> list[tuple[str, Change, datetime]]:
+    """(dedupe key, change, when) of one issue event; the keys are the same whoever sees the change."""
+    changes: list[tuple[str, Change, datetime]] = []
     if event == "jira:issue_created":
-        changes.append((f"{jira_id}:created", Change("created", {})))
+        changes.append((f"{jira_id}:created", Change("created", {}), when))
     elif event == "jira:issue_deleted":
-        changes.append((f"{jira_id}:deleted", Change("deleted", {})))
+        changes.append((f"{jira_id}:deleted", Change("deleted", {}), when))
     for history in histories:
-        for change in classify_history(history["items"], status_map, status_map.priority_order):
-            changes.append((f"{jira_id}:{history['id']}:{change.kind}", change))
+        occurred = parse_jira_time(history.get("created")) or when
+        for change in classify_history(history["items"], status_map, status_map.priority_order,
+                                       status_map.maps_development):
+            changes.append((f"{jira_id}:{history['id']}:{change.kind}", change, occurred))
     return changes
 
 
