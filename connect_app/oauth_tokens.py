@@ -48,7 +48,8 @@ from connect_app.models.types import utcnow
 
 log = logging.getLogger(__name__)
 
-REFRESH_BEFORE = timedelta(minutes=5)  # refresh when the access token has less than this left
+REFRESH_BEFORE = timedelta(minutes=5)  # refresh when the access token has less than this left...
+# ...or less than half its lifetime, for tokens that live under ten minutes (else every call would refresh).
 LEASE_S = 60.0  # a refresh lease older than this is presumed dead (token request timeout is 15 s)
 WAIT_S = 45.0  # how long a loser waits for the winner's tokens
 REVOKED_MESSAGE = ("Atlassian refused the refresh token (invalid_grant): access was revoked or expired. "
@@ -61,6 +62,14 @@ def _family(connection: JiraConnection):
         return (JiraConnection.kind == "oauth", JiraConnection.organization_id == connection.organization_id,
                 JiraConnection.auth_user == connection.auth_user)
     return (JiraConnection.id == connection.id,)
+
+
+def refresh_due(expires_at: datetime | None, issued_at: datetime | None, now: datetime) -> bool:
+    """Whether a token expiring at `expires_at` (issued about `issued_at`) should be refreshed now."""
+    if expires_at is None:
+        return True
+    lifetime = expires_at - (issued_at or expires_at - 2 * REFRESH_BEFORE)
+    return now >= expires_at - min(REFRESH_BEFORE, max(lifetime, timedelta(0)) / 2)
 
 
 def _session() -> Session:
@@ -91,8 +100,9 @@ def access_token(connection_id, settings: ConnectSettings, *, force_refresh: boo
                 seen_version = version
             now = utcnow()
             settled = version % 2 == 0
-            fresh = bool(connection.access_token and connection.token_expires_at
-                         and connection.token_expires_at > now + REFRESH_BEFORE)
+            # updated_at is when the tokens were written (or later): a fair lower bound of issue time.
+            fresh = bool(connection.access_token) and not refresh_due(connection.token_expires_at,
+                                                                      connection.updated_at, now)
             if settled and connection.access_token and (version > seen_version or (fresh and not force_refresh)):
                 return connection.access_token, connection.token_expires_at
             lease_dead = not settled and connection.updated_at < now - timedelta(seconds=LEASE_S)
@@ -189,12 +199,15 @@ class TokenProvider:
         self.settings = settings
         self._token: str | None = None
         self._expires_at: datetime | None = None
+        self._fetched_at: datetime | None = None
 
     def __repr__(self) -> str:
         return f"TokenProvider(connection_id={self.connection_id!s})"
 
     def __call__(self) -> str:
-        if self._token and self._expires_at and self._expires_at > utcnow() + REFRESH_BEFORE:
+        now = utcnow()
+        if self._token and not refresh_due(self._expires_at, self._fetched_at, now):
             return self._token
         self._token, self._expires_at = access_token(self.connection_id, self.settings)
+        self._fetched_at = now
         return self._token
