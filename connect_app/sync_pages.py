@@ -39,14 +39,14 @@ class PageWriter:
         self.run = run
         self.customers = customers
         self.seen: set[str] = set()
-        self.counts = {"issues": 0, "linked": 0, "unlinked": 0, "status_changes": 0, "deleted": 0}
+        self.counts = {"issues": 0, "linked": 0, "unlinked": 0, "status_changes": 0, "deleted": 0, "reconciled": 0}
 
     @property
     def connection_id(self) -> uuid.UUID:
         """The connection being written."""
         return self.ctx.connection.id
 
-    def write(self, issues: list[dict]) -> None:
+    def write(self, issues: list[dict], counter: str = "issues") -> None:
         """Upsert a page of Jira issues, their status history (when the status changed) and their rule links."""
         if not issues:
             return
@@ -65,7 +65,7 @@ class PageWriter:
         keys = {ids[r["jira_id"]]: r["jira_key"] for r in rows}
         self._count(apply_rule_links(self.connection_id, desired, keys, customers=self.customers))
         self.seen.update(r["jira_id"] for r in rows)
-        self.counts["issues"] += len({r["jira_id"] for r in rows})
+        self.counts[counter] += len({r["jira_id"] for r in rows})
 
     def _histories(self, raw: dict) -> list[dict]:
         """The issue's changelog: from the search's expand, paged separately when Jira truncated it."""
@@ -102,7 +102,7 @@ class PageWriter:
             except JiraNotFound:
                 missing.append(row_id)
                 continue
-            self.write([raw])
+            self.write([raw], counter="reconciled")
         self.counts["deleted"] += mark_deleted(self.connection_id, missing)
 
     def relink_jql_members(self) -> None:

@@ -112,6 +112,7 @@ def test_incremental_picks_up_exactly_the_changed_issues(site, world):
     expected = expected_links(site, world)
     changed = {gained, new_key} | ({dropped} & {key for key, _ in expected})
     assert run.counts["issues"] == len(changed)  # only the changed issues that match a rule were fetched
+    assert run.counts["reconciled"] == len({dropped} - changed)  # stopped matching: found by reconciliation
     assert links_of(connection) == expected
     acme = str(world["acme"].id)
     assert (gained, acme) in links_of(connection) and (new_key, acme) in links_of(connection)
