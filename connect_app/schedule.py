@@ -35,6 +35,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("sync.due", "connect_app.sync.sync_due_connections", timedelta(minutes=1)),
     PeriodicJob("delivery.sweep", "connect_app.sweeps.sweep", timedelta(seconds=5)),
     PeriodicJob("tracking.reconcile", "connect_app.reconcile.reconcile_due", timedelta(minutes=1)),
+    # Dynamic webhooks die 30 days after their last refresh; the job extends those with < 10 days left.
+    PeriodicJob("webhooks.refresh", "connect_app.jira_webhooks.refresh_expiring_webhooks", timedelta(hours=12)),
 ]
 
 
