@@ -73,6 +73,7 @@ def _workspace(site, info: dict, catalog: list[dict], workspace: str, flavour: s
     from connect_app.models import Customer, JiraConnection, LinkingRule, Organization
 
     db.session.add(Organization(id=workspace, name=workspace, settings={}))
+    db.session.flush()
     if flavour == "cloud":
         connection = JiraConnection(organization_id=workspace, kind="oauth", status="active", deployment="cloud",
                                     base_url=site.base_url, cloud_id=info["cloud_id"], access_token=_oauth_token(site))
@@ -80,6 +81,7 @@ def _workspace(site, info: dict, catalog: list[dict], workspace: str, flavour: s
         connection = JiraConnection(organization_id=workspace, kind="server", status="active", deployment="server",
                                     base_url=site.base_url, api_token=site.info["pat"])
     db.session.add(connection)
+    db.session.flush()
     customers, rules = [], []
     for entry in catalog:
         customer = Customer(organization_id=workspace, name=entry["name"], name_key=entry["name"].lower(),
@@ -171,6 +173,7 @@ def run_size(customers: int, issues: int, latency_ms: float, flavour: str, datab
             incremental = sync_connection(connection_id, page_size=page_size)
             incremental_s = time.perf_counter() - started
             assert incremental.status == "ok", incremental.error
+            incremental_changed = incremental.counts.get("issues")
 
             refresh_ms = []
             for customer_id in rng.sample(customer_ids, min(refresh_sample, len(customer_ids))):
@@ -190,7 +193,7 @@ def run_size(customers: int, issues: int, latency_ms: float, flavour: str, datab
     return {"flavour": flavour, "issues": issues, "customers": customers, "synced_issues": synced,
             "latency_ms": latency_ms, "requests": made, "min_requests": minimum,
             "full_sync_s": round(full_s, 2), "incremental_sync_s": round(incremental_s, 2),
-            "incremental_changed": incremental.counts.get("issues"),
+            "incremental_changed": incremental_changed,
             "refresh_p95_ms": round(p95, 1), "refresh_median_ms": round(statistics.median(refresh_ms), 1),
             "naive_s": round(naive_s, 2), "naive_requests": naive_requests,
             "speedup_vs_naive": round(naive_s / full_s, 1) if full_s else None, "peak_rss_mb": round(peak, 1)}
