@@ -144,5 +144,8 @@ def tracked_site(database_url, tmp_path):
             connection_id, customers = install(site, live)
             yield TrackedSite(site, live, receiver, connection_id, customers)
         finally:
+            pool = live.app.extensions.get("cscx_background")
+            if pool is not None:
+                pool.shutdown(wait=True)
             live.__exit__(None, None, None)
             site.stop()
