@@ -153,15 +153,38 @@ def _histories(payload: dict[str, Any], when: datetime) -> list[dict[str, Any]]:
              "items": changelog["items"]}]
 
 
-def _linked_customers(issue_id: uuid.UUID) -> list[Customer]:
-    return list(db.session.scalars(
-        select(Customer).join(JiraCustomerLink, JiraCustomerLink.customer_id == Customer.id)
-        .where(JiraCustomerLink.issue_id == issue_id).order_by(Customer.name)))
+def _linked_customer_ids(issue_id: uuid.UUID | None) -> set[uuid.UUID]:
+    if issue_id is None:
+        return set()
+    return set(db.session.scalars(select(JiraCustomerLink.customer_id).where(JiraCustomerLink.issue_id == issue_id)))
+
+
+def _customers_at_event(issue_id: uuid.UUID, snapshot: set[str] | None, jql_rule_ids: set[str]) -> list[Customer]:
+    """The customers an event affects: those the issue's own fields at that event matched (value rules),
+    plus manual, created and JQL-rule links as they stand. So a late delivery notifies whoever the
+    issue concerned when the change happened, not whoever it concerns now."""
+    links = db.session.execute(select(JiraCustomerLink.customer_id, JiraCustomerLink.source, JiraCustomerLink.rule_id)
+                               .where(JiraCustomerLink.issue_id == issue_id)).all()
+    ids = {customer_id for customer_id, source, rule_id in links
+           if snapshot is None or source != "rule" or str(rule_id) in jql_rule_ids}
+    ids |= {uuid.UUID(c) for c in snapshot or ()}
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.name)))
+
+
+@dataclass
+class Stored:
+    """An issue written by `store_issue`: its row id and whom its payload's fields matched."""
+
+    issue_id: uuid.UUID
+    snapshot_customers: set[str]
+    jql_rule_ids: set[str]
 
 
 def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list[dict[str, Any]],
-                status_map: StatusMap) -> uuid.UUID:
-    """Upsert one issue (never over newer state), its status history and its rule links; returns the row id.
+                status_map: StatusMap) -> Stored:
+    """Upsert one issue (never over newer state), its status history and its rule links.
 
     Uses the sync's pieces: normalise, upsert, status history, rule matching. Links are
     re-evaluated on the row as stored afterwards (the newest state), not on a late payload.
@@ -191,7 +214,7 @@ def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list
                            for r in matcher.jql_rules}
         desired = {issue_id: matcher.desired_links(stored[0], jql_members)}
         apply_rule_links(connection.id, desired, {issue_id: stored[0]["jira_key"]})
-    return issue_id
+    return Stored(issue_id, set(matcher.desired_links(row)), {r.id for r in matcher.jql_rules})
 
 
 def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Applied:
@@ -220,24 +243,26 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
                      status_category_of(status))
     for history in histories:
         _learn_statuses(connection, status_map, history["items"])
+    before = _linked_customer_ids(_stored_issue_id(connection, raw))
     if event == "jira:issue_deleted" and is_partial(raw):
         issue_id = _stored_issue_id(connection, raw)
         if issue_id is None:
             return Applied(note="deleted before we knew it")
+        snapshot, jql_rule_ids = None, set()
     else:
-        issue_id = store_issue(connection, raw, histories, status_map)
-    before_customers = _linked_customers(issue_id)
+        stored = store_issue(connection, raw, histories, status_map)
+        issue_id, snapshot, jql_rule_ids = stored.issue_id, stored.snapshot_customers, stored.jql_rule_ids
+    customers = _customers_at_event(issue_id, snapshot, jql_rule_ids)
     jira_id = db.session.scalar(select(JiraIssue.jira_id).where(JiraIssue.id == issue_id))
     changes = classify_payload(event, histories, status_map, jira_id, when)
-    applied = Applied(issue_id=issue_id, customers={c.id for c in before_customers})
     if event == "jira:issue_deleted":
         _mark_deleted(connection, issue_id, when)
+    # Every customer whose context may have moved: linked before, linked now, or concerned by the event.
+    applied = Applied(issue_id=issue_id, customers=before | _linked_customer_ids(issue_id) | {c.id for c in customers})
     issue = db.session.get(JiraIssue, issue_id)
     db.session.refresh(issue)
-    after_customers = _linked_customers(issue_id) if event != "jira:issue_deleted" else before_customers
-    applied.customers |= {c.id for c in after_customers}
     for dedupe_key, change, occurred_at in changes:
-        _record(connection, issue, dedupe_key, change, occurred_at, after_customers, applied)
+        _record(connection, issue, dedupe_key, change, occurred_at, customers, applied)
     return applied
 
 
