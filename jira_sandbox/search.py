@@ -18,15 +18,15 @@ from datetime import UTC, datetime
 
 from jira_sandbox.catalog import PRIORITIES, RESOLUTIONS, STATUSES
 from jira_sandbox.errors import JiraError
+from jira_sandbox.jql import FieldDef, JqlError, SearchContext, parse
 
 CACHE_SIZE = 16
 CACHE_TTL_S = 300
 UNBOUNDED = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
 
 
-def context(state, user_id: str | None):
+def context(state, user_id: str | None) -> SearchContext:
     """The JQL engine's view of the site for one caller."""
-    from jira_sandbox.jql import FieldDef, SearchContext
     users = {uid: {k: u[k] for k in ("accountId", "name", "key", "displayName", "emailAddress")}
              for uid, u in state.users.items()}
     return SearchContext(
@@ -53,8 +53,6 @@ class SearchCache:
 
     def keys(self, state, jql: str, user_id: str | None) -> list[str]:
         """Matching issue keys in result order (JqlError -> Jira 400)."""
-        from jira_sandbox.jql import JqlError, parse
-
         cache_key = (jql, user_id, state.version)
         with self._lock:
             hit = self._entries.get(cache_key)
