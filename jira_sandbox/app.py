@@ -7,23 +7,29 @@ Control endpoints for tests live under `/_sandbox/` and need the admin token hea
 
 from __future__ import annotations
 
-import importlib
-import logging
-
 from flask import Flask, current_app, g, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
-from jira_sandbox import api_issues, api_meta, api_search, control, faults  # noqa: F401  (routes)
+# api_* are imported for the routes they add to the REST blueprint.
+from jira_sandbox import (  # noqa: F401
+    api_issues,
+    api_meta,
+    api_search,
+    connect_host,
+    control,
+    faults,
+    oauth,
+    pages,
+    webhooks,
+)
 from jira_sandbox.auth import CLOUD_401_TEXT, DEFAULT_AUTHENTICATORS, SERVER_401_MESSAGE, AuthFailed, authenticate
 from jira_sandbox.errors import JiraError
 from jira_sandbox.rest import bp as rest_bp
 from jira_sandbox.search import SearchCache
 from jira_sandbox.state import SandboxState
 
-log = logging.getLogger(__name__)
-
-# Modules of the integration engineer; each exposes register(app, state).
-INTEGRATION_MODULES = ("connect_host", "oauth", "webhooks", "pages")
+# Connect install/JWT, OAuth 2.0 + /ex routing, webhook delivery, the /browse page.
+INTEGRATION_MODULES = (connect_host, oauth, webhooks, pages)
 # REST paths Jira serves to anonymous callers.
 ANONYMOUS_PATHS = ("/serverInfo",)
 
@@ -49,22 +55,9 @@ def create_app(state: SandboxState | None = None, **fault_options) -> Flask:
     app.register_blueprint(control.bp)
     app.register_error_handler(JiraError, _jira_error)
     app.register_error_handler(HTTPException, _http_error)
-    for name in INTEGRATION_MODULES:
-        module = _integration_module(name)
-        if module is not None:
-            module.register(app, state)
+    for module in INTEGRATION_MODULES:
+        module.register(app, state)
     return app
-
-
-def _integration_module(name: str):
-    try:
-        return importlib.import_module(f"jira_sandbox.{name}")
-    except ModuleNotFoundError as exc:
-        # Tolerated only while the module is being written; anything else inside it is an error.
-        if exc.name != f"jira_sandbox.{name}":
-            raise
-        log.warning("sandbox.module_missing", extra={"module": name})
-        return None
 
 
 def _authenticate():
