@@ -38,9 +38,10 @@ def insert_ignore(model, values: dict[str, Any], conflict: Iterable[str]) -> boo
             continue
         # SQLAlchemy wraps callable defaults to take an execution context (unused by ours).
         full[column.key] = column.default.arg(None) if column.default.is_callable else column.default.arg
-    statement = module.insert(table).values(**full).on_conflict_do_nothing(index_elements=list(conflict))
-    result = db.session.execute(statement)
-    return bool(result.rowcount)
+    statement = (module.insert(table).values(**full).on_conflict_do_nothing(index_elements=list(conflict))
+                 .returning(*table.primary_key.columns))
+    # RETURNING, not rowcount: psycopg reports -1 for a skipped single-row insert.
+    return db.session.execute(statement).first() is not None
 
 
 def claim(model, row_id, *, owner: str, lock_timeout_s: float, claimable: tuple[str, ...],

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connect_app import outbox
 from connect_app.extensions import db
@@ -77,19 +77,26 @@ def refresh_contexts(customer_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]
     """Queue a context push for each of these customers whose context changed; commits; returns new message ids."""
     queued: list[uuid.UUID] = []
     for customer_id in sorted({str(c) for c in customer_ids}):
-        customer = db.session.get(Customer, uuid.UUID(customer_id))
+        # A no-op UPDATE of the customer row is a per-customer mutex on both backends (a row lock on
+        # PostgreSQL, the write lock on SQLite), held until commit: contexts are computed one at a
+        # time, each after the previous one's commit, so the newest `computed_at` has the newest data.
+        locked = db.session.execute(update(Customer).where(Customer.id == uuid.UUID(customer_id))
+                                    .values(updated_at=Customer.updated_at)).rowcount
+        customer = db.session.get(Customer, uuid.UUID(customer_id)) if locked else None
         if customer is None:
+            db.session.rollback()
             continue
         context = context_of(customer)
         digest = _digest(context)
         previous = _last_queued(customer)
         previous_digest = (previous.payload or {}).get("digest") if previous else None
         if previous_digest == digest:
+            db.session.commit()
             continue
         key = f"customer-context:{customer.id}:{digest}:{previous.id if previous else 'first'}"
         message_id = outbox.add_message(customer.organization_id, TOPIC, key, {
             "context": context, "digest": digest, "computed_at": utcnow().isoformat()})
         if message_id:
             queued.append(message_id)
-    db.session.commit()
+        db.session.commit()
     return queued
