@@ -62,14 +62,15 @@ def upsert_issues(connection_id: uuid.UUID, rows: list[dict], synced_at: datetim
         values = [{"id": uuid.uuid4(), "connection_id": connection_id, "jira_id": row["jira_id"],
                    **{c: row[c] for c in ISSUE_COLUMNS}, "version_ts": version_ts(row), "deleted_at": None,
                    "synced_at": synced_at} for row in chunk]
-        statement = _insert(JiraIssue).values(values)
+        # One statement executed for many rows: compiled once, cached, sent as batched VALUES.
+        statement = _insert(JiraIssue)
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
             index_elements=["connection_id", "jira_id"],
             set_={c: excluded[c] for c in (*ISSUE_COLUMNS, "version_ts", "deleted_at", "synced_at")},
             where=JiraIssue.version_ts <= excluded.version_ts,
         )
-        db.session.execute(statement)
+        db.session.execute(statement, values)
     return {jira_id: row_id for jira_id, (row_id, _) in existing_issues(connection_id, unique).items()}
 
 
@@ -85,8 +86,8 @@ def insert_status_changes(connection_id: uuid.UUID, changes: list[dict], categor
             "to_category": categories.get(str(c.get("to_status_id"))),
             "changed_at": c["changed_at"], "changed_by": (c.get("changed_by") or None),
         } for c in chunk]
-        db.session.execute(_insert(IssueStatusChange).values(values)
-                           .on_conflict_do_nothing(index_elements=["issue_id", "change_id"]))
+        db.session.execute(_insert(IssueStatusChange).on_conflict_do_nothing(index_elements=["issue_id", "change_id"]),
+                           values)
     return len(changes)
 
 
@@ -125,14 +126,14 @@ def apply_rule_links(connection_id: uuid.UUID, desired: dict[uuid.UUID, dict[str
               for issue_id, by_customer in desired.items() for customer_id, rule in by_customer.items()
               if customers is None or customer_id in customers]
     for chunk in _chunks(values):
-        statement = _insert(JiraCustomerLink).values(chunk)
+        statement = _insert(JiraCustomerLink)
         excluded = statement.excluded
         db.session.execute(statement.on_conflict_do_update(
             index_elements=["issue_id", "customer_id"],
             set_={"link_type": excluded.link_type, "rule_id": excluded.rule_id, "jira_key": excluded.jira_key,
                   "updated_at": excluded.updated_at},
             where=JiraCustomerLink.source == "rule",  # a manual link is never replaced by a rule link
-        ))
+        ), chunk)
     counts["linked"] = len(values)
     return counts
 
