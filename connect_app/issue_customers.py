@@ -9,11 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from connect_app.atlassian.client import SYNC_FIELDS, normalize_issue
 from connect_app.extensions import db
 from connect_app.models import LINK_TYPES, AuditEntry, Customer, JiraConnection, JiraCustomerLink, JiraIssue
+from connect_app.sync import sync_issue
 
 log = logging.getLogger(__name__)
 
@@ -92,24 +91,17 @@ def _customer_of_workspace(connection: JiraConnection, customer_id: str) -> Cust
 
 
 def ensure_issue(connection: JiraConnection, issue_key: str, client) -> JiraIssue:
-    """The issue's row, fetched from Jira and stored first if it has not been synced yet."""
+    """The issue's row; an issue not synced yet is fetched and stored (with its rule links) first."""
     issue = db.session.scalar(
         select(JiraIssue).where(JiraIssue.connection_id == connection.id, JiraIssue.jira_key == issue_key)
     )
-    if issue is not None:
+    if issue is not None and issue.deleted_at is None:
         return issue
-    record = normalize_issue(client.get_issue(issue_key, fields=SYNC_FIELDS))
-    if record["jira_key"] != issue_key:  # the issue was moved: Jira answers with its new key
-        raise LinkError(f"{issue_key} is now {record['jira_key']}; open that issue instead", 409)
-    issue = JiraIssue(connection_id=connection.id, **record)
-    db.session.add(issue)
-    try:
-        db.session.commit()
-    except IntegrityError:  # a sync or another engineer stored it first: use theirs
-        db.session.rollback()
-        issue = db.session.scalar(
-            select(JiraIssue).where(JiraIssue.connection_id == connection.id, JiraIssue.jira_key == issue_key)
-        )
+    issue = sync_issue(connection, issue_key, client=client)
+    if issue is None or issue.deleted_at is not None:
+        raise LinkError(f"{issue_key} does not exist in Jira or the app cannot see it", 404)
+    if issue.jira_key != issue_key:  # the issue was moved: Jira answered with its new key
+        raise LinkError(f"{issue_key} is now {issue.jira_key}; open that issue instead", 409)
     return issue
 
 
