@@ -125,8 +125,7 @@ def sandbox_customer_rows(catalog: list[dict], seed: int = 201) -> list[dict]:
     enriched = []
     for position, entry in enumerate(catalog):
         base = rows[position % len(rows)]
-        enriched.append(base | {"name": entry["name"], "slug": entry["slug"], "external_id": entry["external_id"],
-                                "tier": entry.get("tier") or base["tier"]})
+        enriched.append(base | {"name": entry["name"], "slug": entry["slug"], "external_id": entry["external_id"]})
     return enriched
 
 
@@ -151,9 +150,32 @@ def _install_into_sandbox(app, site: SandboxSite, host: str, port: int) -> None:
             connection.organization_id = DEMO_WORKSPACE
             connection.status = "active"
             db.session.commit()
+            _rules_and_first_sync(connection)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _rules_and_first_sync(connection) -> None:
+    """Give every demo customer a label rule and a Customer ID rule, then run the first full sync."""
+    import click
+    from sqlalchemy import select
+
+    from connect_app.atlassian.client import client_for
+    from connect_app.extensions import db
+    from connect_app.linking_rules import check_rules, replace_rules
+    from connect_app.models import Customer
+    from connect_app.sync import sync_connection
+
+    clients = {connection.id: client_for(connection)}
+    customers = db.session.scalars(select(Customer).where(Customer.organization_id == DEMO_WORKSPACE)).all()
+    for customer in customers:
+        raw = [{"strategy": "label", "link_type": "affected"},
+               {"strategy": "custom_field", "field": "Customer ID", "link_type": "requested"}]
+        replace_rules(customer, check_rules(customer, raw, clients), "demo")
+    run = sync_connection(connection.id, full=True, client=clients[connection.id])
+    click.echo(f"==> first sync: {run.status}, {run.counts.get('issues', 0)} issues, "
+               f"{run.counts.get('linked', 0)} customer links")
 
 
 def run_demo(*, host: str, port: int) -> None:
