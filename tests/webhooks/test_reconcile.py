@@ -38,5 +38,5 @@ def test_lost_webhooks_are_caught_and_notified_once(tracked_site):
     s.settle()
     assert reconcile(s)["events"] == 0
     assert s.notifications() == sorted([*expected, ("csm-alice", key, "reopened")])
-    resolved = [d for d in s.receiver.topics("jira.issue.resolved")]
+    resolved = list(s.receiver.topics("jira.issue.resolved"))
     assert len(resolved) == 1 and resolved[0]["data"]["issue"]["key"] == key

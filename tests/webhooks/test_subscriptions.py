@@ -37,13 +37,13 @@ def test_alert_me_when_resolved_customer_and_owner_preferences(tracked_site):
     s.transition(key, "Done")
     s.settle()
     by_user = {}
-    for user, k, kind in s.notifications():
+    for user, _k, kind in s.notifications():
         by_user.setdefault(user, []).append(kind)
     assert by_user == {"pm-1": ["resolved"], "csm-bob": ["resolved"],
                        "support-1": ["moved_to_development", "priority_changed", "resolved"]}
 
     listed = api(s, "GET", "/jira/notifications", "support-1", "support").json()["notifications"]
-    assert [n["kind"] for n in listed][0] == "resolved" and len(listed) == 3
+    assert listed[0]["kind"] == "resolved" and len(listed) == 3
     resolved = listed[0]
     assert resolved["jira_key"] == key and resolved["title"].startswith(f"{key} was resolved")
     assert [c["name"] for c in resolved["details"]["customers"]] == ["Globex"]
