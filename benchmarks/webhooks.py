@@ -226,7 +226,7 @@ def _link_workspace(service: Service, client_key: str) -> None:
         db.engine.dispose()
 
 
-def run_mode(mode: str, deliveries: int, concurrency: int, timeout: float) -> dict:
+def run_mode(mode: str, deliveries: int, concurrency: int, timeout: float, rate: float | None = None) -> dict:
     """One full run; returns the summary."""
     from jira_sandbox.connect_host import host_for, sign_for_app
     from jira_sandbox.testing import SandboxServer
@@ -258,9 +258,12 @@ def run_mode(mode: str, deliveries: int, concurrency: int, timeout: float) -> di
             url = f"{service.base_url}/api/integrations/jira/webhook"
             bodies = [(event.issue_key, json.dumps(build_payload(state, event)).encode()) for event in events]
             local = threading.local()
+            begin = time.time() + 0.5
 
-            def fire(item):
-                key, body = item
+            def fire(indexed):
+                index, (key, body) = indexed
+                if rate:  # paced: delivery i leaves at begin + i / rate
+                    time.sleep(max(0.0, begin + index / rate - time.time()))
                 session = getattr(local, "session", None) or requests.Session()
                 local.session = session
                 headers = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": str(uuid.uuid4()),
@@ -271,7 +274,7 @@ def run_mode(mode: str, deliveries: int, concurrency: int, timeout: float) -> di
 
             started = time.time()
             with ThreadPoolExecutor(concurrency) as pool:
-                results = list(pool.map(fire, bodies))
+                results = list(pool.map(fire, enumerate(bodies)))
             acked_all = time.time()
             accepted = [r for r in results if 200 <= r[3] < 300]
             sent_at = {key: sent for key, sent, _, _ in accepted}
@@ -293,7 +296,7 @@ def run_mode(mode: str, deliveries: int, concurrency: int, timeout: float) -> di
         "e2e_max_ms": round(max(e2e_ms), 1) if e2e_ms else None,
         "pushes_received": len(arrivals), "lost": len([k for k in sent_at if k not in arrivals]),
         "duplicated": receiver.duplicates + sum(len(t) - 1 for t in arrivals.values()),
-        "concurrency": concurrency, "mean_ack_ms": round(statistics.fmean(ack_ms), 1) if ack_ms else None,
+        "concurrency": concurrency, "rate": rate, "mean_ack_ms": round(statistics.fmean(ack_ms), 1) if ack_ms else None,
     }
 
 
@@ -304,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deliveries", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the pushes")
+    parser.add_argument("--rate", type=float, default=None, help="deliveries per second (default: as fast as acked)")
     args = parser.parse_args(argv)
     mode = args.mode or ("embedded" if args.quick else "both")
     deliveries = args.deliveries or (200 if args.quick else 2000)
     modes = ["production", "embedded"] if mode == "both" else [mode]
-    summaries = [run_mode(m, deliveries, args.concurrency, args.timeout) for m in modes]
+    summaries = [run_mode(m, deliveries, args.concurrency, args.timeout, args.rate) for m in modes]
     for summary in summaries:
         print(json.dumps(summary), flush=True)
     return 0 if all(s["lost"] == 0 and s["duplicated"] == 0 for s in summaries) else 1

@@ -135,7 +135,7 @@ def _resolve(path: str) -> Callable[..., Any]:
 
 def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
     """Run an RQ worker for the app's queue until stopped (or until empty with burst)."""
-    from rq import Worker
+    from rq import SimpleWorker
 
     if not app.config.get("REDIS_URL"):
         raise RuntimeError("REDIS_URL is not set: without Redis, jobs run in-process and no worker is needed")
@@ -145,5 +145,8 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
 
         # Each job runs in a forked work horse; no pooled connection may cross the fork.
         db.engine.dispose()
-    worker = Worker([queue(app)], connection=queue(app).connection, name=name)
+    # SimpleWorker runs jobs in this process instead of forking a work horse per job: jobs are
+    # short (one webhook, one push), and a fork per job costs more than the job while throwing
+    # away warm connections and caches. Every job's rows are claimed, so a crash loses nothing.
+    worker = SimpleWorker([queue(app)], connection=queue(app).connection, name=name)
     worker.work(burst=burst, with_scheduler=False)
