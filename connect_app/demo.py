@@ -161,13 +161,13 @@ def _rules_and_first_sync(connection) -> None:
     import click
     from sqlalchemy import select
 
-    from connect_app.atlassian.client import client_for
     from connect_app.extensions import db
+    from connect_app.jira_access import jira_client
     from connect_app.linking_rules import check_rules, replace_rules
     from connect_app.models import Customer
     from connect_app.sync import sync_connection
 
-    clients = {connection.id: client_for(connection)}
+    clients = {connection.id: jira_client(connection)}
     customers = db.session.scalars(select(Customer).where(Customer.organization_id == DEMO_WORKSPACE)).all()
     for customer in customers:
         raw = [{"strategy": "label", "link_type": "affected"},

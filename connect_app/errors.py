@@ -43,6 +43,14 @@ def register_error_handlers(app: Flask) -> None:
     def handle_api_error(error: ApiError):
         return jsonify(error.to_dict()), error.status, error.headers
 
+    from connect_app.urlsafety import UnsafeUrl
+
+    @app.errorhandler(UnsafeUrl)
+    def handle_unsafe_url(error: UnsafeUrl):
+        # A stored Jira URL that our safety policy now refuses: say so rather than a bare 500.
+        log.warning("jira.url_refused", extra={"path": request.path})
+        return jsonify({"error": {"code": "jira_url_refused", "message": str(error)}}), 409
+
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
         if _wants_json():

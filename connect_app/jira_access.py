@@ -30,5 +30,8 @@ def jira_client(connection: JiraConnection, *, settings: ConnectSettings | None 
         session = requests.Session()
     if connection.kind == "oauth":
         provider = TokenProvider(connection.id, settings)
+        # Settle the token now, before the caller opens a write transaction: a refresh writes the
+        # connection row from its own session, which SQLite would make wait on the caller's lock.
+        provider()
     return client_for(connection, session=session, timeout=timeout, retry=retry, token_provider=provider,
                       api_url=settings.api_url)

@@ -79,6 +79,14 @@ def background_pool(app: Flask) -> ThreadPoolExecutor:
         return pool
 
 
+def shutdown_background(app: Flask, wait: bool = True) -> None:
+    """Stop the app's in-process job pool, letting running jobs finish (tests and shutdown call this)."""
+    with _pool_lock:
+        pool = app.extensions.pop("cscx_background", None)
+    if pool is not None:
+        pool.shutdown(wait=wait)
+
+
 def _run_in_background(app: Flask, path: str, args: tuple) -> None:
     from connect_app.extensions import db
 

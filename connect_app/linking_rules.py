@@ -7,8 +7,9 @@ import uuid
 
 from sqlalchemy import delete, select
 
-from connect_app.atlassian.client import JiraBadRequest, JiraClient, JiraError, client_for
+from connect_app.atlassian.client import JiraBadRequest, JiraClient, JiraError
 from connect_app.extensions import db
+from connect_app.jira_access import jira_client
 from connect_app.linking import FIELD_ID, FieldCatalog, Rule, RuleValidationError, customer_query, validate_rules
 from connect_app.models import Customer, JiraConnection, LinkingRule, Organization
 
@@ -127,7 +128,7 @@ def replace_rules(customer: Customer, rules: list[Rule], user_id: str | None) ->
 
 
 def update_customer_rules(customer: Customer, raw_rules: object, user_id: str | None, *, dry_run: bool = False,
-                          client_factory=client_for) -> dict:
+                          client_factory=jira_client) -> dict:
     """PUT /api/jira/linking: validate, preview, then (unless dry_run) save and apply to the customer's links."""
     clients = {c.id: client_factory(c) for c in active_connections(customer.organization_id)}
     rules = check_rules(customer, raw_rules, clients)

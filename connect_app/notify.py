@@ -239,14 +239,15 @@ def fan_out(organization_id: str, event: IssueEvent, issue: JiraIssue, customers
 
 def notifications_for(organization_id: str, user_id: str, *, unread_only: bool = False, limit: int = 50,
                       before: Any = None) -> list[Notification]:
-    """The user's notifications, newest first."""
-    query = select(Notification).where(Notification.organization_id == organization_id,
-                                       Notification.user_id == user_id)
+    """The user's notifications, newest change first (by when it happened in Jira, not when we heard of it)."""
+    query = (select(Notification).join(IssueEvent, IssueEvent.id == Notification.event_id)
+             .where(Notification.organization_id == organization_id, Notification.user_id == user_id))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     if before is not None:
-        query = query.where(Notification.created_at < before)
-    return list(db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id).limit(limit)))
+        query = query.where(IssueEvent.occurred_at < before)
+    order = (IssueEvent.occurred_at.desc(), Notification.created_at.desc(), Notification.id)
+    return list(db.session.scalars(query.order_by(*order).limit(limit)))
 
 
 def mark_read(organization_id: str, user_id: str, ids: Iterable[uuid.UUID] | None) -> int:

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from connect_app.atlassian.client import SYNC_FIELDS, JiraClient, client_for
+from connect_app.atlassian.client import SYNC_FIELDS, JiraClient
 from connect_app.atlassian.issue_json import parse_jira_time
 from connect_app.extensions import db
+from connect_app.jira_access import jira_client
 from connect_app.linking import RuleMatcher, since_clause
 from connect_app.models import JiraConnection, SyncRun
 from connect_app.models.types import utcnow
@@ -60,7 +61,7 @@ def reconcile_connection(connection_id: str, *, client: JiraClient | None = None
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
     if connection is None or connection.status != "active":
         return {"issues": 0, "events": 0}
-    client = client or client_for(connection)
+    client = client or jira_client(connection)
     since = _window_start(connection)
     run = SyncRun(connection_id=connection.id, mode="reconcile", status="running", counts={})
     db.session.add(run)

@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from connect_app.atlassian.client import SYNC_FIELDS, JiraClient, JiraError, JiraNotFound, client_for
+from connect_app.atlassian.client import SYNC_FIELDS, JiraClient, JiraError, JiraNotFound
 from connect_app.atlassian.issue_json import parse_jira_time
 from connect_app.extensions import db
+from connect_app.jira_access import jira_client
 from connect_app.linking import FieldCatalog, Rule, RuleMatcher, compile_queries, since_clause
 from connect_app.models import JiraConnection, JiraCustomerLink, JiraIssue, LinkingRule, SyncRun
 from connect_app.models.types import utcnow
@@ -98,7 +99,7 @@ def sync_connection(connection_id, *, full: bool = False, client: JiraClient | N
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
     if connection is None or connection.status != "active" or connection.organization_id is None:
         raise ValueError(f"connection {connection_id} is not an active, linked connection")
-    client = client or client_for(connection)
+    client = client or jira_client(connection)
     run, checkpoint = _start_or_resume(connection, full)
     try:
         _run(connection, client, run, checkpoint, progress, page_size)
@@ -216,7 +217,7 @@ def _reconcile(ctx: SyncContext, writer: PageWriter, run: SyncRun, queries) -> N
     db.session.commit()
 
 
-def sync_customer(customer_id, *, client_factory=client_for) -> dict:
+def sync_customer(customer_id, *, client_factory=jira_client) -> dict:
     """On-demand refresh of one customer on every active connection of its workspace; returns counts."""
     from connect_app.models import Customer
 
@@ -264,7 +265,7 @@ def sync_issue(connection: JiraConnection, key: str, *, client: JiraClient | Non
 
     An issue Jira no longer shows is marked deleted and unlinked; returns the row (None if unknown).
     """
-    client = client or client_for(connection)
+    client = client or jira_client(connection)
     ctx = SyncContext(connection, client, rules_for(connection))
     ctx.categories = {str(s["id"]): (s.get("statusCategory") or {}).get("key") for s in client.get_statuses()}
     run = SyncRun(connection_id=connection.id, mode="issue", status="running", counts={"key": key})

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from connect_app import create_app
 from connect_app.auth import mint_service_token
 from connect_app.config import TestConfig
 from connect_app.extensions import db
+from connect_app.jobs import shutdown_background
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -64,7 +66,7 @@ def postgres_schema(tmp_path_factory):
     if not POSTGRES_URL:
         pytest.skip("TEST_POSTGRES_URL not set")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_schema_url("public"))
+    admin = create_engine(postgres_schema_url("public"), poolclass=NullPool)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
@@ -85,7 +87,7 @@ def database_url(request, tmp_path) -> str:
         return f"sqlite:///{path}"
     schema = request.getfixturevalue("postgres_schema")
     url = postgres_schema_url(schema)
-    engine = create_engine(url)
+    engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as connection:
         tables = connection.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename <> 'alembic_version'"
@@ -102,6 +104,7 @@ def app(database_url, tmp_path):
     application = create_app(TestConfig({"DATABASE_URL": database_url}, instance_path=tmp_path / "instance"))
     with application.app_context():
         yield application
+        shutdown_background(application)
         db.session.remove()
         db.engine.dispose()
 

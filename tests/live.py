@@ -9,6 +9,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from connect_app import create_app
 from connect_app.config import TestConfig
 from connect_app.extensions import db
+from connect_app.jobs import shutdown_background
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -44,6 +45,7 @@ class LiveApp:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+        shutdown_background(self.app)
         with self.app.app_context():
             db.session.remove()
             db.engine.dispose()

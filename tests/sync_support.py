@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from connect_app.atlassian.client import JiraClient, RetryPolicy, client_for
 from connect_app.extensions import db
 from connect_app.models import IssueStatusChange, JiraCustomerLink, JiraIssue, LinkingRule
+from connect_app.models.types import utcnow
 from jira_sandbox.oauth import provider_for
 from jira_sandbox.testing import SandboxServer
 from tests.factories import make_connection, make_customer
@@ -38,7 +40,9 @@ def connect(app, organization, server: SandboxServer):
         app.config["ATLASSIAN_API_URL"] = server.base_url  # api.atlassian.com is the sandbox here
         return make_connection(organization, kind="oauth", deployment="cloud", base_url=server.base_url,
                                client_key=None, shared_secret=None, cloud_id=server.state.cloud_id,
-                               access_token=oauth_access_token(server))
+                               access_token=oauth_access_token(server),
+                               token_expires_at=utcnow() + timedelta(hours=1))
+    app.config["ALLOW_PRIVATE_JIRA_URLS"] = True  # the sandbox Server lives on 127.0.0.1
     return make_connection(organization, kind="server", deployment="server", base_url=server.base_url,
                            client_key=None, shared_secret=None, api_token=server.pat)
 

@@ -18,6 +18,7 @@ def notification_view(notification: Notification) -> dict:
     """A notification as the API shows it."""
     return {"id": str(notification.id), "kind": notification.kind, "jira_key": notification.jira_key,
             "title": notification.title, "details": notification.details, "event_id": str(notification.event_id),
+            "occurred_at": (notification.details or {}).get("occurred_at"),
             "created_at": notification.created_at.isoformat(),
             "read_at": notification.read_at.isoformat() if notification.read_at else None}
 
@@ -43,7 +44,7 @@ def list_notifications():
                                     unread_only=request.args.get("unread") in ("1", "true"), limit=limit,
                                     before=before_at)
     return jsonify({"notifications": [notification_view(n) for n in rows],
-                    "next_before": rows[-1].created_at.isoformat() if len(rows) == limit else None})
+                    "next_before": rows[-1].details.get("occurred_at") if len(rows) == limit else None})
 
 
 @bp.post("/jira/notifications/read")

@@ -12,6 +12,7 @@ from connect_app import installations, issue_customers
 from connect_app.connect import bp
 from connect_app.connect.auth import CONTEXT_HEADER, context_token_required, jira_jwt_required, mint_context_token
 from connect_app.errors import ApiError
+from connect_app.jira_access import jira_client
 from connect_app.models import LINK_TYPES
 
 log = logging.getLogger(__name__)
@@ -21,9 +22,7 @@ SEARCH_LIMIT = 8
 
 
 def _jira_client():
-    from connect_app.atlassian.client import client_for
-
-    return client_for(g.tenant)
+    return jira_client(g.tenant)
 
 
 def _issue_key_arg() -> str:

@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import select, text, update
 
 from connect_app import claims, customer_context, notify, outbox
-from connect_app.atlassian.client import SYNC_FIELDS, client_for
+from connect_app.atlassian.client import SYNC_FIELDS
 from connect_app.atlassian.issue_json import normalize_issue, parse_jira_time, status_category_of, status_changes
 from connect_app.extensions import db
+from connect_app.jira_access import jira_client
 from connect_app.linking import RuleMatcher
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
 from connect_app.models.types import utcnow
@@ -137,7 +138,7 @@ def _learn_statuses(connection: JiraConnection, status_map: StatusMap, items: li
             status_map.learn(sid, None, category)
     if all(status_map.knows(sid, name) for sid, name in unknown):
         return
-    statuses = client_for(connection).get_statuses()
+    statuses = jira_client(connection).get_statuses()
     known = {}
     for status in statuses:
         category = status_category_of(status)
@@ -214,7 +215,7 @@ def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list
     if stored:
         jql_members = {}
         if matcher.jql_rules:
-            client = client_for(connection)
+            client = jira_client(connection)
             jql_members = {r.id: client.search_ids(f"id = {int(row['jira_id'])} AND ({r.jql})")
                            for r in matcher.jql_rules}
         desired = {issue_id: matcher.desired_links(stored[0], jql_members)}
@@ -230,7 +231,7 @@ def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Appli
     when = event_time(payload)
     raw = payload["issue"]
     if event != "jira:issue_deleted" and is_partial(raw):
-        raw = client_for(connection).get_issue(raw.get("key") or raw["id"], fields=SYNC_FIELDS)
+        raw = jira_client(connection).get_issue(raw.get("key") or raw["id"], fields=SYNC_FIELDS)
     return apply_issue(connection, event, raw, _histories(payload, when), when)
 
 
