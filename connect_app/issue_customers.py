@@ -10,16 +10,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from connect_app.atlassian.client import APP_KEY
 from connect_app.extensions import db
+from connect_app.linking_rules import customer_label
 from connect_app.models import LINK_TYPES, AuditEntry, Customer, JiraConnection, JiraCustomerLink, JiraIssue
 from connect_app.sync import sync_issue
 
 log = logging.getLogger(__name__)
 
-APP_KEY = "ai.cscx.jira"
 ISSUE_PROPERTY = "cscx-customers"
 GLANCE_PROPERTY = f"com.atlassian.jira.issue:{APP_KEY}:cscx-customers-glance:status"
-DEFAULT_LABEL_PREFIX = "customer_"
 
 
 class LinkError(Exception):
@@ -49,17 +49,6 @@ class IssueCustomers:
     def total_arr(self) -> Decimal:
         """ARR of every linked customer, counted once each."""
         return sum((row.customer.arr or Decimal(0) for row in self.linked), Decimal(0))
-
-
-def label_prefix(connection: JiraConnection) -> str:
-    """The workspace's customer label prefix (settings.label_prefix, default customer_)."""
-    settings = connection.organization.settings if connection.organization else {}
-    return (settings or {}).get("label_prefix") or DEFAULT_LABEL_PREFIX
-
-
-def customer_label(connection: JiraConnection, customer: Customer) -> str:
-    """The Jira label that names a customer on an issue, e.g. customer_acme-corp."""
-    return f"{label_prefix(connection)}{customer.slug}"
 
 
 def issue_customers(connection: JiraConnection, issue_key: str) -> IssueCustomers:
@@ -175,9 +164,9 @@ def write_back(connection: JiraConnection, issue_key: str, client, *, added: Cus
     state = issue_customers(connection, issue_key)
     update: list[dict[str, str]] = []
     if added is not None:
-        update.append({"add": customer_label(connection, added)})
+        update.append({"add": customer_label(added)})
     if removed is not None and all(row.customer.id != removed.id for row in state.linked):
-        update.append({"remove": customer_label(connection, removed)})
+        update.append({"remove": customer_label(removed)})
     if update:
         client.edit_issue(issue_key, update={"labels": update})
     client.set_issue_property(issue_key, ISSUE_PROPERTY, property_value(state))

@@ -40,11 +40,16 @@ def active_connections(organization_id: str) -> list[JiraConnection]:
         .order_by(JiraConnection.created_at)))
 
 
-def rule_defaults(customer: Customer) -> dict[str, str]:
-    """Values a rule may leave out: the customer's label and its external id."""
+def customer_label(customer: Customer) -> str:
+    """The Jira label naming a customer: the workspace's label_prefix (default customer_) + slug."""
     organization = db.session.get(Organization, customer.organization_id)
     prefix = ((organization.settings if organization else None) or {}).get("label_prefix") or DEFAULT_LABEL_PREFIX
-    defaults = {"label": f"{prefix}{customer.slug}"}
+    return f"{prefix}{customer.slug}"
+
+
+def rule_defaults(customer: Customer) -> dict[str, str]:
+    """Values a rule may leave out: the customer's label and its external id."""
+    defaults = {"label": customer_label(customer)}
     if customer.external_id:
         defaults["custom_field"] = customer.external_id
     return defaults

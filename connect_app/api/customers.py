@@ -8,6 +8,7 @@ from flask import g, jsonify, request
 
 from connect_app import customers as domain
 from connect_app.api import bp
+from connect_app.api.params import int_arg, json_body
 from connect_app.auth import require_api
 from connect_app.errors import ApiError
 from connect_app.extensions import db
@@ -16,31 +17,11 @@ from connect_app.models import Customer
 MAX_LIMIT = 100
 
 
-def _json_body() -> object:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_json", "the request body must be JSON")
-    return body
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an integer") from exc
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}")
-    return value
-
-
 @bp.post("/customers")
 @require_api("admin")
 def upsert_customers():
     """Insert or update one customer (an object) or many ({"customers": [...]}), all or nothing."""
-    body = _json_body()
+    body = json_body()
     if isinstance(body, dict) and "customers" in body:
         items = body["customers"]
         if not isinstance(items, list):
@@ -61,8 +42,8 @@ def upsert_customers():
 @require_api()
 def list_customers():
     """Customers of the caller's workspace; `q` searches names (prefix first), paged by limit/offset."""
-    limit = _int_arg("limit", 20, 1, MAX_LIMIT)
-    offset = _int_arg("offset", 0, 0, 1_000_000)
+    limit = int_arg("limit", 20, 1, MAX_LIMIT)
+    offset = int_arg("offset", 0, 0, 1_000_000)
     found = domain.search_customers(g.organization.id, request.args.get("q", ""), limit, offset)
     return jsonify({"customers": [domain.serialize_customer(c) for c in found], "limit": limit, "offset": offset})
 

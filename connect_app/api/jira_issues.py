@@ -6,33 +6,12 @@ from flask import g, jsonify, request
 
 from connect_app import issue_queries as queries
 from connect_app.api import bp
+from connect_app.api.params import flag, int_arg, list_arg
 from connect_app.atlassian.client import JiraError
 from connect_app.auth import require_api
 from connect_app.errors import ApiError
 
 MAX_LIMIT = 200
-
-
-def _list_arg(name: str) -> tuple[str, ...]:
-    values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
-    return tuple(values)
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an integer") from exc
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}")
-    return value
-
-
-def _flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
 @bp.get("/jira/issues/<customer_id>")
@@ -44,14 +23,14 @@ def customer_issues(customer_id: str):
         raise ApiError(404, "not_found", "no such customer in this workspace")
     try:
         filters = queries.IssueFilters(
-            status_category=_list_arg("status_category"), priority=_list_arg("priority"),
-            issue_type=_list_arg("type"), link_type=_list_arg("link_type"), open_only=_flag("open"),
-            sort=request.args.get("sort", "-updated"), limit=_int_arg("limit", 50, 1, MAX_LIMIT),
-            offset=_int_arg("offset", 0, 0, 10**9)).check()
+            status_category=list_arg("status_category"), priority=list_arg("priority"),
+            issue_type=list_arg("type"), link_type=list_arg("link_type"), open_only=flag("open"),
+            sort=request.args.get("sort", "-updated"), limit=int_arg("limit", 50, 1, MAX_LIMIT),
+            offset=int_arg("offset", 0, 0, 10**9)).check()
     except queries.QueryError as exc:
         raise ApiError(400, "invalid_parameter", str(exc)) from exc
     refreshed = None
-    if _flag("refresh"):
+    if flag("refresh"):
         from connect_app.sync import sync_customer
 
         try:

@@ -21,5 +21,5 @@ def load_spec() -> dict:
 
 @bp.get("/openapi.json")
 def openapi():
-    """Serve the OpenAPI 3.1 document of /api/jira/*."""
+    """Serve the OpenAPI 3.1 document of every /api route."""
     return jsonify(load_spec())

@@ -26,7 +26,6 @@ from connect_app.models import JiraConnection
 log = logging.getLogger(__name__)
 
 CONTEXT_HEADER = "X-CSCX-Context"
-APP_KEY = "ai.cscx.jira"
 
 
 def raw_request_target() -> str:
