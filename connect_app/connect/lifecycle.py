@@ -8,9 +8,9 @@ from flask import current_app, g, jsonify, request
 
 from connect_app import installations
 from connect_app.atlassian import AtlassianAuthError, token_from_request, verify_install_token
+from connect_app.atlassian.client import APP_KEY
 from connect_app.connect import bp
 from connect_app.connect.auth import (
-    APP_KEY,
     install_key_fetcher,
     jira_jwt_required,
     raw_request_target,
