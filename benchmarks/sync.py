@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -60,7 +61,8 @@ def _build_app(workdir: Path, database_url: str | None, api_url: str):
     from connect_app.config import TestConfig
 
     url = database_url or f"sqlite:///{workdir / 'bench.db'}"
-    app = create_app(TestConfig({"DATABASE_URL": url, "ATLASSIAN_API_URL": api_url, "LOG_LEVEL": "WARNING"},
+    app = create_app(TestConfig({"DATABASE_URL": url, "ATLASSIAN_API_URL": api_url, "LOG_LEVEL": "WARNING",
+                                 "ALLOW_PRIVATE_JIRA_URLS": "true"},
                                 instance_path=workdir / "instance"))
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
@@ -76,7 +78,8 @@ def _workspace(site, info: dict, catalog: list[dict], workspace: str, flavour: s
     db.session.flush()
     if flavour == "cloud":
         connection = JiraConnection(organization_id=workspace, kind="oauth", status="active", deployment="cloud",
-                                    base_url=site.base_url, cloud_id=info["cloud_id"], access_token=_oauth_token(site))
+                                    base_url=site.base_url, cloud_id=info["cloud_id"], access_token=_oauth_token(site),
+                                    token_expires_at=datetime.now(UTC) + timedelta(minutes=55))
     else:
         connection = JiraConnection(organization_id=workspace, kind="server", status="active", deployment="server",
                                     base_url=site.base_url, api_token=site.info["pat"])
