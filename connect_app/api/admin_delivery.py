@@ -91,7 +91,9 @@ def admin_webhook_retry(delivery_id: str):
     row_id = _uuid(delivery_id)
     owned = db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.id == row_id,
                                                                WebhookDelivery.connection_id.in_(_inbox_scope())))
-    if owned is None or not inbox.requeue(row_id):
+    if owned is None:  # another workspace's delivery is reported exactly like a missing one
+        raise ApiError(404, "not_found", "no such item")
+    if not inbox.requeue(row_id):
         raise ApiError(409, "not_failed", "only a failed or dead delivery can be re-run")
     jobs.submit(process.process_delivery, str(row_id))
     return jsonify({"status": "pending"})
