@@ -71,12 +71,14 @@ def create_app(config: Config | None = None) -> Flask:
 
     from connect_app import api, connect, health, web
     from connect_app.errors import register_error_handlers
+    from connect_app.web import admin as web_admin
     from connect_app.web.filters import register_filters
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(web_admin.bp)
     register_filters(app)
     register_error_handlers(app)
     if config.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
