@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from connect_app.extensions import htmx
+
 log = logging.getLogger(__name__)
 
 
@@ -36,11 +38,25 @@ def _wants_json() -> bool:
     )
 
 
+def _htmx_alert(status: int, message: str):
+    """An error for an htmx call from one of our pages: an alert swapped into the page's alert slot."""
+    if status == 401 and request.path.startswith("/connect/"):
+        message = "This panel's session has expired. Reload the issue page to continue."
+    headers = {"HX-Retarget": "#cscx-alert", "HX-Reswap": "innerHTML"}
+    return render_template("_error_alert.html", message=message), status, headers
+
+
+def _from_htmx_page() -> bool:
+    return bool(htmx) and not request.path.startswith("/api/")
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Map ApiError and HTTP errors to JSON for API paths and to an HTML page elsewhere."""
+    """Map errors to JSON for API paths, an alert fragment for htmx calls, and an HTML page elsewhere."""
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
+        if _from_htmx_page():
+            return _htmx_alert(error.status, error.message)
         return jsonify(error.to_dict()), error.status, error.headers
 
     from connect_app.urlsafety import UnsafeUrl
@@ -53,6 +69,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
+        if _from_htmx_page():
+            return _htmx_alert(error.code or 500, error.description or "request failed")
         if _wants_json():
             code = (error.name or "error").lower().replace(" ", "_")
             return jsonify({"error": {"code": code, "message": error.description}}), error.code
@@ -61,6 +79,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("request.failed", extra={"path": request.path, "method": request.method})
+        if _from_htmx_page():
+            return _htmx_alert(500, "Something went wrong on our side; it has been logged. Try again.")
         if _wants_json():
             return jsonify({"error": {"code": "internal_error", "message": "internal server error"}}), 500
         return render_template("error.html", error=None), 500

@@ -153,3 +153,19 @@ def test_panel_context_cannot_link_the_site(client, site):
 def test_link_codes_need_a_workspace_admin(client, app):
     response = client.post("/api/integrations/jira/link-codes", headers=auth_headers(role="csm"))
     assert response.status_code == 403
+
+
+def test_an_expired_panel_session_tells_the_engineer_to_reload(client, site):
+    from connect_app.atlassian import issue_context_token
+    from connect_app.connect.auth import context_secret
+
+    expired = issue_context_token(secret=context_secret(), client_key="jira:site-a", account_id="u",
+                                  issue_key="CS-7", ttl=-120)
+    headers = {"X-CSCX-Context": expired, "HX-Request": "true"}
+    response = client.post("/connect/panel/links", data={"customer_id": str(site["acme"].id)}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["HX-Retarget"] == "#cscx-alert"
+    assert "Reload the issue page" in response.get_data(as_text=True)
+    # Without htmx (a script, say), the same refusal stays JSON.
+    plain = client.post("/connect/panel/links", headers={"X-CSCX-Context": expired})
+    assert plain.status_code == 401 and plain.json["error"]["code"] == "unauthorized"
