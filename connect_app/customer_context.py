@@ -65,14 +65,6 @@ def _digest(context: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _last_queued(customer: Customer) -> OutboxMessage | None:
-    return db.session.scalar(
-        select(OutboxMessage).where(OutboxMessage.organization_id == customer.organization_id,
-                                    OutboxMessage.topic == TOPIC,
-                                    OutboxMessage.idempotency_key.like(f"customer-context:{customer.id}:%"))
-        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(1))
-
-
 def refresh_contexts(customer_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
     """Queue a context push for each of these customers whose context changed; commits; returns new message ids."""
     queued: list[uuid.UUID] = []
@@ -82,21 +74,24 @@ def refresh_contexts(customer_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]
         # time, each after the previous one's commit, so the newest `computed_at` has the newest data.
         locked = db.session.execute(update(Customer).where(Customer.id == uuid.UUID(customer_id))
                                     .values(updated_at=Customer.updated_at)).rowcount
-        customer = db.session.get(Customer, uuid.UUID(customer_id)) if locked else None
+        customer = db.session.get(Customer, uuid.UUID(customer_id), populate_existing=True) if locked else None
         if customer is None:
             db.session.rollback()
             continue
         context = context_of(customer)
         digest = _digest(context)
-        previous = _last_queued(customer)
-        previous_digest = (previous.payload or {}).get("digest") if previous else None
-        if previous_digest == digest:
+        if customer.jira_context_digest == digest:
             db.session.commit()
             continue
-        key = f"customer-context:{customer.id}:{digest}:{previous.id if previous else 'first'}"
+        key = f"customer-context:{customer.id}:{digest}:{customer.jira_context_message_id or 'first'}"
         message_id = outbox.add_message(customer.organization_id, TOPIC, key, {
             "context": context, "digest": digest, "computed_at": utcnow().isoformat()})
         if message_id:
             queued.append(message_id)
+        else:  # already queued under this key (by another worker before a crash): remember that one
+            message_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
+        # Remember what was queued without touching updated_at (CSCX.AI's timestamp of the customer data).
+        db.session.execute(update(Customer).where(Customer.id == customer.id).values(
+            jira_context_digest=digest, jira_context_message_id=message_id, updated_at=Customer.updated_at))
         db.session.commit()
     return queued

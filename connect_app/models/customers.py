@@ -45,6 +45,9 @@ class Customer(db.Model):
     csm_owner_id: Mapped[str | None] = mapped_column(String(200))
     csm_owner_email: Mapped[str | None] = mapped_column(String(320))
     stakeholders: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # The Jira context last queued for CSCX.AI (digest and outbox message), so a change is pushed once.
+    jira_context_digest: Mapped[str | None] = mapped_column(String(64))
+    jira_context_message_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -38,6 +38,8 @@ def upgrade():
     sa.Column('csm_owner_id', sa.String(length=200), nullable=True),
     sa.Column('csm_owner_email', sa.String(length=320), nullable=True),
     sa.Column('stakeholders', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('jira_context_digest', sa.String(length=64), nullable=True),
+    sa.Column('jira_context_message_id', sa.Uuid(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('arr >= 0', name=op.f('ck_customers_arr_non_negative')),
