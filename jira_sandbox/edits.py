@@ -146,33 +146,24 @@ def _custom_value(field: Any, raw: Any) -> Any:
 def parse_fields(state: SandboxState, project: str, fields: dict, *, allowed: set[str] | None = None) -> dict:
     """Validate a `fields` object (without project/issuetype) -> {field_id: internal value}."""
     allowed = allowed if allowed is not None else EDITABLE_FIELDS | set(CUSTOM_FIELDS_BY_ID)
-    changes, errors = {}, {}
-    for field_id, raw in fields.items():
-        if field_id not in allowed:
-            errors[field_id] = NOT_ON_SCREEN.format(field_id)
-            continue
-        try:
-            changes[field_id] = parse_value(state, project, field_id, raw)
-        except ValueError as exc:
-            errors[field_id] = str(exc)
-    if errors:
-        raise JiraError(400, [], errors)
-    return changes
+    return _per_field(fields, allowed, lambda field_id, raw: parse_value(state, project, field_id, raw))
 
 
 def apply_update_ops(state: SandboxState, issue: dict, update: dict) -> dict:
     """Apply Jira's `update` verbs (set / add / remove) -> {field_id: new internal value}."""
-    changes, errors = {}, {}
     allowed = EDITABLE_FIELDS | set(CUSTOM_FIELDS_BY_ID)
-    for field_id, ops in update.items():
+    return _per_field(update, allowed, lambda field_id, ops: _run_ops(state, issue, field_id, ops))
+
+
+def _per_field(items: dict, allowed: set[str], convert) -> dict:
+    """Convert each field's input, collecting Jira's per-field 400 errors: all fields valid or none applied."""
+    changes, errors = {}, {}
+    for field_id, raw in items.items():
         if field_id not in allowed:
             errors[field_id] = NOT_ON_SCREEN.format(field_id)
             continue
-        if not isinstance(ops, list):
-            errors[field_id] = "Update operations must be a list."
-            continue
         try:
-            changes[field_id] = _run_ops(state, issue, field_id, ops)
+            changes[field_id] = convert(field_id, raw)
         except ValueError as exc:
             errors[field_id] = str(exc)
     if errors:
@@ -181,6 +172,8 @@ def apply_update_ops(state: SandboxState, issue: dict, update: dict) -> dict:
 
 
 def _run_ops(state: SandboxState, issue: dict, field_id: str, ops: list) -> Any:
+    if not isinstance(ops, list):
+        raise ValueError("Update operations must be a list.")
     current = issue["customfields"].get(field_id) if field_id.startswith("customfield_") else issue[field_id]
     is_list = field_id in LIST_FIELDS or (
         field_id in CUSTOM_FIELDS_BY_ID and CUSTOM_FIELDS_BY_ID[field_id].kind == "array")

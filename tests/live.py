@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from connect_app import create_app
 from connect_app.config import TestConfig
 from connect_app.extensions import db
 from connect_app.jobs import shutdown_background
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
+from tests.serving import ThreadedServer
 
 
 class _Deferred:
@@ -31,20 +23,18 @@ class LiveApp:
 
     def __init__(self, database_url: str, instance_path, **settings: str):
         self._deferred = _Deferred()
-        self._server = make_server("127.0.0.1", 0, self._deferred, threaded=True, request_handler=_QuietHandler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        self._http = ThreadedServer(self._deferred)
+        self.base_url = self._http.base_url
         environ = {"DATABASE_URL": database_url, "BASE_URL": self.base_url} | settings
         self.app = create_app(TestConfig(environ, instance_path=instance_path))
         self._deferred.app = self.app
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> LiveApp:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
         shutdown_background(self.app)
         with self.app.app_context():
             db.session.remove()

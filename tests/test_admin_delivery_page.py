@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import uuid
 
 import pytest
-from werkzeug.serving import make_server
 
 from connect_app.auth import mint_service_token
 from connect_app.extensions import db
 from connect_app.models import OutboxMessage, WebhookDelivery
 from tests.conftest import auth_headers, token_for
 from tests.factories import make_connection, make_organization
+from tests.serving import ThreadedServer
 
 PAGE = "/admin/delivery"
 _keys = itertools.count(1)
@@ -175,26 +174,19 @@ def test_retry_in_a_browser_and_the_token_leaves_the_address_bar(app):
     from tests.browser.test_panel_browser import CHROMIUM, CHROMIUM_ARGS
 
     message = make_message(make_organization(id="ws-a"), topic="customer.context")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{server.server_port}{PAGE}?token={token_for('ws-a')}")
-            assert "token" not in page.url
-            page.get_by_role("button", name="Retry customer.context").click()
-            page.locator("#delivery-alert .alert-ok").wait_for()
-            assert page.locator(".outbox-messages .badge").all_inner_texts() == ["pending"]
-            # A refused retry (no longer dead) shows its reason in the alert slot, keeping the table.
-            page.evaluate(f"htmx.ajax('POST', '{PAGE}/outbox/{message.id}/retry', "
-                          "{target: '#delivery-overview', source: 'main'})")
-            page.locator("#delivery-alert .alert-error", has_text="only a dead message").wait_for()
-            assert page.locator(".outbox-messages").count() == 1
-            browser.close()
-    finally:
-        server.shutdown()
-        thread.join()
+    with ThreadedServer(app) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        page.goto(f"{server.base_url}{PAGE}?token={token_for('ws-a')}")
+        assert "token" not in page.url
+        page.get_by_role("button", name="Retry customer.context").click()
+        page.locator("#delivery-alert .alert-ok").wait_for()
+        assert page.locator(".outbox-messages .badge").all_inner_texts() == ["pending"]
+        # A refused retry (no longer dead) shows its reason in the alert slot, keeping the table.
+        page.evaluate(f"htmx.ajax('POST', '{PAGE}/outbox/{message.id}/retry', "
+                      "{target: '#delivery-overview', source: 'main'})")
+        page.locator("#delivery-alert .alert-error", has_text="only a dead message").wait_for()
+        assert page.locator(".outbox-messages").count() == 1
+        browser.close()
     db.session.expire_all()
     assert db.session.get(OutboxMessage, message.id).status == "pending"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,9 +12,9 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from werkzeug.serving import make_server
 
 from connect_app.atlassian.qsh import query_string_hash
+from tests.serving import ThreadedServer
 
 NOW = 1_700_000_000
 
@@ -48,15 +47,8 @@ class KeyServer:
 @contextlib.contextmanager
 def serve_wsgi(app: Callable) -> Iterator[str]:
     """Run a WSGI app on a free localhost port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with ThreadedServer(app) as server:
+        yield server.base_url
 
 
 def make_rsa_key() -> RsaKey:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -10,13 +9,9 @@ import jwt
 from atlassian_jwt.url_utils import hash_url
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
+from tests.serving import ThreadedServer
 
 
 class InstallKeyServer:
@@ -29,9 +24,8 @@ class InstallKeyServer:
                                                          serialization.PublicFormat.SubjectPublicKeyInfo)
         self.keys = {self.kid: pem.decode()}
         self.fetches = 0
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._http = ThreadedServer(self._app).start()
+        self.url = self._http.base_url
 
     @Request.application
     def _app(self, request: Request) -> Response:
@@ -41,8 +35,7 @@ class InstallKeyServer:
 
     def close(self) -> None:
         """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def install_token(self, method: str, url: str, *, client_key: str, audience: str, kid: str | None = None,
                       ttl: int = 180, private_key=None) -> str:

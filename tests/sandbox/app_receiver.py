@@ -11,13 +11,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
+from tests.serving import ThreadedServer
 
 
 @dataclass
@@ -77,11 +73,9 @@ class AppReceiver:
         self.requests: list[Received] = []
         self.statuses: list[int] = []
         self.lock = threading.Lock()
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet)
-        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        self._http = ThreadedServer(self._wsgi)
+        self.base_url = self._http.base_url
         self.descriptor = descriptor(self.base_url, key, **descriptor_overrides)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
 
     @property
     def descriptor_url(self) -> str:
@@ -114,10 +108,8 @@ class AppReceiver:
         raise AssertionError(f"expected {count} requests on {path}, got {len(self.on(path))}")
 
     def __enter__(self) -> AppReceiver:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()

@@ -10,15 +10,10 @@ import json
 import threading
 import time
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from connect_app.outbox import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify_signature
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
+from tests.serving import ThreadedServer
 
 
 class PushReceiver:
@@ -33,10 +28,8 @@ class PushReceiver:
         self.duplicates: dict[str, int] = {}
         self.refused = 0
         self.bad_signatures = 0
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/push"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._http = ThreadedServer(self._app)
+        self.url = f"{self._http.base_url}/push"
 
     @Request.application
     def _app(self, request: Request) -> Response:
@@ -66,9 +59,8 @@ class PushReceiver:
             return [d for d in self.accepted.values() if d["topic"].startswith(prefix)]
 
     def __enter__(self) -> PushReceiver:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import jwt
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
 from connect_app.atlassian.webhook_auth import hub_signature
@@ -17,6 +15,7 @@ from connect_app.extensions import db
 from connect_app.models import WebhookDelivery
 from tests.connect.signing import tenant_token
 from tests.factories import make_connection, make_organization
+from tests.serving import ThreadedServer
 from tests.webhooks.support import wait_for
 
 PATH = "/api/integrations/jira/webhook"
@@ -27,13 +26,8 @@ CLOUD_ID = "11111111-2222-3333-4444-555555555555"
 @pytest.fixture
 def broken_jira():
     """A Jira that refuses every call (400), over real HTTP."""
-    server = make_server("127.0.0.1", 0, Response('{"errorMessages": ["broken"]}', status=400),
-                         request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with ThreadedServer(Response('{"errorMessages": ["broken"]}', status=400)) as server:
+        yield server.base_url
 
 
 @pytest.fixture(autouse=True)
@@ -43,11 +37,6 @@ def drained_jobs(app, broken_jira):
     pool = app.extensions.get("cscx_background")
     if pool is not None:
         pool.shutdown(wait=True)
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
 
 
 def payload(key="CS-1", ts=1_700_000_000_000, **extra):
