@@ -108,10 +108,10 @@ def _naive(connection_id, customer_ids: list, page_size: int) -> float:
     """The PRD's sketch: one paged query per customer, stored with the same writer. Returns seconds."""
     from connect_app.atlassian.client import client_for
     from connect_app.extensions import db
-    from connect_app.linking import customer_query
+    from connect_app.linking.rules import customer_query
     from connect_app.models import JiraConnection, SyncRun
-    from connect_app.sync import SyncContext, rules_for
-    from connect_app.sync_pages import PageWriter
+    from connect_app.sync.engine import SyncContext, rules_for
+    from connect_app.sync.pages import PageWriter
 
     connection = db.session.get(JiraConnection, connection_id)
     client = client_for(connection)
@@ -148,7 +148,7 @@ def run_size(customers: int, issues: int, latency_ms: float, flavour: str, datab
 
             from connect_app.extensions import db
             from connect_app.models import JiraIssue
-            from connect_app.sync import sync_connection, sync_customer
+            from connect_app.sync.engine import sync_connection, sync_customer
 
             connection_id, customer_ids = _workspace(site, info, catalog, "bench", flavour)
             before = _requests(site)

@@ -67,7 +67,7 @@ class Receiver:
     """CSCX.AI's push endpoint: verifies signatures, records the first arrival per idempotency key."""
 
     def __init__(self):
-        from connect_app.outbox import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify_signature
+        from connect_app.delivery.outbox import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify_signature
 
         self.secret = ""  # set once the service's signing secret is chosen
         self._verify = lambda header, body: verify_signature(self.secret, header, body)
@@ -204,8 +204,8 @@ def _link_workspace(service: Service, client_key: str) -> None:
     """Link the installed site to the workspace; customers with one label rule each."""
     from decimal import Decimal
 
+    from connect_app.connections.installations import find_connect_connection
     from connect_app.extensions import db
-    from connect_app.installations import find_connect_connection
     from connect_app.models import Customer, LinkingRule, Organization
 
     app = service.app()

@@ -69,8 +69,9 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(migrations_dir()), render_as_batch=True)
     htmx.init_app(app)
 
-    from connect_app import api, connect, health, web
+    from connect_app import api, health, web
     from connect_app.errors import register_error_handlers
+    from connect_app.jira_app import connect
     from connect_app.web import admin as web_admin
     from connect_app.web.filters import register_filters
 

@@ -60,7 +60,7 @@ def main() -> None:
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="threads per process")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app and API with gunicorn."""
-    from connect_app.server import serve as run
+    from connect_app.platform.server import serve as run
 
     app = _build_app()
     base = f"http://{host}:{port}"
@@ -73,7 +73,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("--name", default=None, help="worker name (default: generated)")
 def worker(burst: bool, name: str | None) -> None:
     """Run an RQ worker for the job queue (needs REDIS_URL)."""
-    from connect_app.jobs import run_worker
+    from connect_app.platform.jobs import run_worker
 
     app = _build_app()
     try:
@@ -88,7 +88,7 @@ def scheduler(interval: float) -> None:
     """Enqueue periodic jobs (sync, webhook refresh, outbox sweep, retention) on their schedule."""
     import threading
 
-    from connect_app.schedule import PERIODIC_JOBS, Scheduler
+    from connect_app.platform.schedule import PERIODIC_JOBS, Scheduler
 
     app = _build_app()
     for job in PERIODIC_JOBS:
@@ -115,7 +115,7 @@ def db_upgrade() -> None:
 @click.option("--base-url", default=None, help="the app's public base URL (default: BASE_URL)")
 def descriptor(base_url: str | None) -> None:
     """Print the Atlassian Connect descriptor rendered for a base URL."""
-    from connect_app.descriptor import render_descriptor
+    from connect_app.jira_app.descriptor import render_descriptor
 
     url = (base_url or Config().BASE_URL).rstrip("/")
     click.echo(json.dumps(render_descriptor(url), indent=2))
@@ -154,8 +154,8 @@ def _read_rows(path: Path) -> list[tuple[int, dict]]:
 @click.option("--workspace", required=True, help="CSCX.AI workspace id the customers belong to")
 def import_customers(file: Path, workspace: str) -> None:
     """Import customers from a CSV or JSON file: every row valid, or nothing imported."""
-    from connect_app import customers as domain
-    from connect_app.tenancy import ensure_organization
+    from connect_app.customers import records as domain
+    from connect_app.workspaces import ensure_organization
 
     app = _build_app()
     rows = _read_rows(file)
@@ -182,7 +182,7 @@ def import_customers(file: Path, workspace: str) -> None:
 @click.option("--ttl", default=3600, show_default=True, type=click.IntRange(60, 86400), help="seconds")
 def token(workspace: str, role: str, user: str, email: str | None, ttl: int) -> None:
     """Mint an API service token for development (signed with CSCX_SIGNING_SECRET)."""
-    from connect_app.auth import mint_service_token
+    from connect_app.api.auth import mint_service_token
 
     app = _build_app()
     click.echo(mint_service_token(app.config["CSCX_SIGNING_SECRET"], workspace=workspace, role=role,
@@ -205,7 +205,7 @@ def keys_new() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every stored secret with the first key of ENCRYPTION_KEY."""
-    from connect_app.keys import rotate_all
+    from connect_app.platform.keys import rotate_all
 
     app = _build_app()
     with app.app_context():
@@ -247,7 +247,7 @@ def sandbox(port: int, flavour: str, issues: int, seed: int, extra: tuple[str, .
 @click.option("--status", "show_status", is_flag=True, help="print each connection's sync status and exit")
 def sync_command(connection_ids, customer_ids, full: bool, show_status: bool) -> None:
     """Sync Jira issues and customer links (incremental by default; resumes an interrupted run)."""
-    from connect_app.sync_cli import run_sync
+    from connect_app.sync.cli import run_sync
 
     if run_sync(_build_app(), connection_ids, customer_ids, full, show_status):
         sys.exit(1)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import requests
 
-from connect_app import customers as customer_domain
-from connect_app.tenancy import ensure_organization
+from connect_app.customers import records as customer_domain
+from connect_app.workspaces import ensure_organization
 
 DEMO_WORKSPACE = "demo-workspace"
 CSMS = (
@@ -133,8 +133,8 @@ def _install_into_sandbox(app, site: SandboxSite, host: str, port: int) -> None:
     """Serve the app briefly in-process so the sandbox can install it, then link it to the demo workspace."""
     from werkzeug.serving import make_server
 
+    from connect_app.connections.installations import find_connect_connection
     from connect_app.extensions import db
-    from connect_app.installations import find_connect_connection
 
     server = make_server(host, port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -161,11 +161,11 @@ def _rules_and_first_sync(connection) -> None:
     import click
     from sqlalchemy import select
 
+    from connect_app.connections.access import jira_client
     from connect_app.extensions import db
-    from connect_app.jira_access import jira_client
-    from connect_app.linking_rules import check_rules, replace_rules
+    from connect_app.linking.rule_store import check_rules, replace_rules
     from connect_app.models import Customer
-    from connect_app.sync import sync_connection
+    from connect_app.sync.engine import sync_connection
 
     clients = {connection.id: jira_client(connection)}
     customers = db.session.scalars(select(Customer).where(Customer.organization_id == DEMO_WORKSPACE)).all()
@@ -183,11 +183,11 @@ def run_demo(*, host: str, port: int) -> None:
     import click
 
     from connect_app import create_app
-    from connect_app.auth import mint_service_token
+    from connect_app.api.auth import mint_service_token
     from connect_app.cli import _upgrade
     from connect_app.config import Config
     from connect_app.extensions import db
-    from connect_app.server import serve
+    from connect_app.platform.server import serve
 
     instance = Path.cwd() / "instance"
     instance.mkdir(exist_ok=True)

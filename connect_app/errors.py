@@ -59,7 +59,7 @@ def register_error_handlers(app: Flask) -> None:
             return _htmx_alert(error.status, error.message)
         return jsonify(error.to_dict()), error.status, error.headers
 
-    from connect_app.urlsafety import UnsafeUrl
+    from connect_app.connections.urlsafety import UnsafeUrl
 
     @app.errorhandler(UnsafeUrl)
     def handle_unsafe_url(error: UnsafeUrl):

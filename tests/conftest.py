@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from connect_app import create_app
-from connect_app.auth import mint_service_token
+from connect_app.api.auth import mint_service_token
 from connect_app.config import TestConfig
 from connect_app.extensions import db
-from connect_app.jobs import shutdown_background
+from connect_app.platform.jobs import shutdown_background
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")

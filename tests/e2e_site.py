@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from connect_app.connections.installations import find_connect_connection
 from connect_app.extensions import db
-from connect_app.installations import find_connect_connection
 from jira_sandbox.testing import SandboxServer
 from tests.factories import make_customer, make_organization
 from tests.live import LiveApp

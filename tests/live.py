@@ -5,7 +5,7 @@ from __future__ import annotations
 from connect_app import create_app
 from connect_app.config import TestConfig
 from connect_app.extensions import db
-from connect_app.jobs import shutdown_background
+from connect_app.platform.jobs import shutdown_background
 from tests.serving import ThreadedServer
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import text
 
 from connect_app import crypto
 from connect_app.extensions import db
-from connect_app.keys import rotate_all
 from connect_app.models import JiraConnection
+from connect_app.platform.keys import rotate_all
 from tests.factories import make_connection, make_organization
 
 PLAINTEXT = "super-secret-shared-value-1234567890"

@@ -6,7 +6,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 from connect_app.api import (  # noqa: E402,F401  (routes)
     admin_delivery,
-    connect,
+    connections,
     customers,
     integrations,
     jira_issues,

@@ -7,14 +7,14 @@ import uuid
 from flask import g, jsonify, request
 from sqlalchemy import func, select
 
-from connect_app import outbox
 from connect_app.api import bp
-from connect_app.auth import require_api
+from connect_app.api.auth import require_api
+from connect_app.delivery import outbox
 from connect_app.errors import ApiError
 from connect_app.extensions import db
 from connect_app.models import JiraConnection, WebhookDelivery
 from connect_app.models.delivery import INBOX_STATUSES, OUTBOX_STATUSES
-from connect_app.webhooks import inbox
+from connect_app.tracking import inbox
 
 
 def _status_arg(allowed: tuple[str, ...]) -> str | None:
@@ -85,8 +85,8 @@ def admin_webhooks():
 @require_api("admin")
 def admin_webhook_retry(delivery_id: str):
     """Re-run a failed or dead delivery now."""
-    from connect_app import jobs
-    from connect_app.webhooks import process
+    from connect_app.platform import jobs
+    from connect_app.tracking import process
 
     row_id = _uuid(delivery_id)
     owned = db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.id == row_id,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from connect_app import installations
 from connect_app.api import bp
-from connect_app.auth import require_api
+from connect_app.api.auth import require_api
+from connect_app.connections import installations
 
 
 @bp.post("/integrations/jira/link-codes")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from connect_app import issue_queries as queries
 from connect_app.api import bp
+from connect_app.api.auth import require_api
 from connect_app.api.params import flag, int_arg, list_arg
 from connect_app.atlassian.client import JiraError
-from connect_app.auth import require_api
 from connect_app.errors import ApiError
+from connect_app.sync import queries as queries
 
 MAX_LIMIT = 200
 
@@ -31,7 +31,7 @@ def customer_issues(customer_id: str):
         raise ApiError(400, "invalid_parameter", str(exc)) from exc
     refreshed = None
     if flag("refresh"):
-        from connect_app.sync import sync_customer
+        from connect_app.sync.engine import sync_customer
 
         try:
             refreshed = sync_customer(customer.id)
@@ -63,6 +63,6 @@ def issue_detail(key: str):
 @require_api()
 def sync_status():
     """Per connection of the workspace: last sync run, counts, errors, watermark and next run."""
-    from connect_app.sync import sync_status as status
+    from connect_app.sync.engine import sync_status as status
 
     return jsonify({"connections": status(g.organization.id)})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from connect_app import linking_rules
 from connect_app.api import bp
+from connect_app.api.auth import require_api
 from connect_app.atlassian.client import JiraError
-from connect_app.auth import require_api
 from connect_app.errors import ApiError
-from connect_app.issue_queries import workspace_customer
-from connect_app.linking import RuleValidationError
+from connect_app.linking import rule_store
+from connect_app.linking.rules import RuleValidationError
+from connect_app.sync.queries import workspace_customer
 
 
 def _customer(customer_id: str):
@@ -26,7 +26,7 @@ def get_linking(customer_id: str):
     """The customer's linking rules."""
     customer = _customer(customer_id)
     return jsonify({"customer_id": str(customer.id),
-                    "rules": [linking_rules.rule_json(r) for r in linking_rules.customer_rules(customer)]})
+                    "rules": [rule_store.rule_json(r) for r in rule_store.customer_rules(customer)]})
 
 
 @bp.put("/jira/linking/<customer_id>")
@@ -39,7 +39,7 @@ def put_linking(customer_id: str):
         raise ApiError(400, "invalid_body", 'send {"rules": [...]}')
     dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
     try:
-        result = linking_rules.update_customer_rules(customer, body["rules"], g.principal.user_id, dry_run=dry_run)
+        result = rule_store.update_customer_rules(customer, body["rules"], g.principal.user_id, dry_run=dry_run)
     except RuleValidationError as exc:
         raise ApiError(400, "invalid_rules", str(exc),
                        details=[{"rule": i, "error": m} for i, m in sorted(exc.errors.items())]) from exc

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from flask import g, jsonify, request
 
-from connect_app import notify
 from connect_app.api import bp
-from connect_app.auth import require_api
+from connect_app.api.auth import require_api
 from connect_app.errors import ApiError
 from connect_app.models import Notification
+from connect_app.tracking import notify
 
 
 def notification_view(notification: Notification) -> dict:

@@ -6,12 +6,12 @@ import uuid
 
 from flask import g, jsonify, request
 
-from connect_app import notify
 from connect_app.api import bp
-from connect_app.auth import require_api
+from connect_app.api.auth import require_api
 from connect_app.errors import ApiError
 from connect_app.models import Subscription
-from connect_app.tracking import DEFAULT_OWNER_KINDS
+from connect_app.tracking import notify
+from connect_app.tracking.classify import DEFAULT_OWNER_KINDS
 
 
 def subscription_view(subscription: Subscription) -> dict:

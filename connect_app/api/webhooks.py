@@ -7,12 +7,12 @@ import logging
 
 from flask import current_app, jsonify, request
 
-from connect_app import jobs
 from connect_app.api import bp
 from connect_app.atlassian import AtlassianAuthError
-from connect_app.connect.auth import app_base_path, raw_request_target
 from connect_app.errors import ApiError
-from connect_app.webhooks import inbox, process, receive
+from connect_app.jira_app.connect.auth import app_base_path, raw_request_target
+from connect_app.platform import jobs
+from connect_app.tracking import inbox, process, receive
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,15 @@ import uuid
 from flask import Blueprint, current_app, g, render_template, request
 from sqlalchemy import select
 
-from connect_app import jobs, outbox
-from connect_app.auth import Principal, decode_service_token, principal_from_request
+from connect_app.api.auth import Principal, decode_service_token, principal_from_request
+from connect_app.delivery import outbox
 from connect_app.errors import ApiError
 from connect_app.extensions import db
 from connect_app.models import JiraConnection, Organization, OutboxMessage, WebhookDelivery
 from connect_app.models.delivery import OUTBOX_STATUSES
-from connect_app.tenancy import ensure_organization
-from connect_app.webhooks import inbox, process
+from connect_app.platform import jobs
+from connect_app.tracking import inbox, process
+from connect_app.workspaces import ensure_organization
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -10,15 +10,15 @@ import uuid
 import requests
 from sqlalchemy import func, select
 
+from connect_app.connections.access import jira_client
 from connect_app.extensions import db
-from connect_app.jira_access import jira_client
 from connect_app.models import JiraConnection, JiraCustomerLink, WebhookDelivery
-from connect_app.sync import sync_customer
-from connect_app.tenancy import ensure_organization
+from connect_app.sync.engine import sync_customer
+from connect_app.workspaces import ensure_organization
 from tests.connections.conftest import admin, sandbox_control
 from tests.connections.test_oauth_connect import connect_cloud
 from tests.live import LiveApp
-from tests.sync_support import add_rule, catalog_customers
+from tests.sync.support import add_rule, catalog_customers
 
 
 def labelled(site, label: str) -> set[str]:

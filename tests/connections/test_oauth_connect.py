@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from sqlalchemy import select, text, update
 
+from connect_app.connections.access import jira_client
 from connect_app.extensions import db
-from connect_app.jira_access import jira_client
 from connect_app.models import JiraConnection, OAuthState
 from connect_app.models.types import utcnow
 from tests.conftest import auth_headers

@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from connect_app.connections import ConnectSettings, NeedsReauth
+from connect_app.connections.access import jira_client
+from connect_app.connections.oauth_tokens import access_token
+from connect_app.connections.records import ConnectSettings, NeedsReauth
+from connect_app.connections.webhook_registration import refresh_expiring_webhooks
 from connect_app.extensions import db
-from connect_app.jira_access import jira_client
-from connect_app.jira_webhooks import refresh_expiring_webhooks
 from connect_app.models import AuditEntry, JiraConnection, OutboxMessage
 from connect_app.models.types import utcnow
-from connect_app.oauth_tokens import access_token
 from tests.connections.conftest import admin, sandbox_control
 from tests.connections.test_oauth_connect import connect_cloud
 

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from connect_app.urlsafety import SafeSession, UnsafeUrl, is_public_address, validate_base_url
+from connect_app.connections.urlsafety import SafeSession, UnsafeUrl, is_public_address, validate_base_url
 
 
 def public_resolver(host: str, port: int) -> list[str]:

@@ -1,0 +1,268 @@
+"""The outbox: pushes to CSCX.AI written with the change that caused them, delivered by jobs.
+
+At least once, deduplicated by the receiver: every message has an idempotency key (the same on
+every attempt). A delivery claims its row (conditional UPDATE), sends outside any transaction,
+then records the outcome: delivered, retried later (exponential backoff with jitter), or dead
+once it has failed for longer than OUTBOX_DEAD_AFTER_S (kept, listed in the admin view,
+re-queueable). A worker killed mid-send leaves a claim that expires and is retried.
+
+Providers follow one small interface (`PushProvider.send`), registered by name; `http` posts
+signed JSON to CSCX_PUSH_URL. Without CSCX_PUSH_URL nothing is sent and messages wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from flask import Flask, current_app
+from sqlalchemy import and_, func, or_, select, update
+
+from connect_app.extensions import db
+from connect_app.models import OutboxMessage
+from connect_app.models.types import utcnow
+from connect_app.platform import claims
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-CSCX-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Tunables, overridable through app.config (tests shorten them).
+DEFAULTS = {
+    "OUTBOX_DEAD_AFTER_S": 24 * 3600.0,  # a message failing for longer than this is dead-lettered
+    "OUTBOX_RETRY_BASE_S": 2.0,  # first retry after ~this; doubles per attempt
+    "OUTBOX_RETRY_CAP_S": 900.0,  # ... up to this
+    "OUTBOX_LOCK_TIMEOUT_S": 120.0,  # a claim older than this is presumed abandoned
+    "OUTBOX_TIMEOUT_S": 10.0,  # per HTTP request
+}
+# Answers that say "this message will never be accepted": dead at once rather than retried.
+PERMANENT_STATUSES = frozenset({400, 410, 413, 422})
+SWEEP_GRACE_S = 10.0  # a new message's own job gets this long before the sweep takes it
+
+
+def setting(name: str, app: Flask | None = None) -> float:
+    """A tunable from app.config, else its default."""
+    app = app or current_app
+    return float(app.config.get(name, DEFAULTS[name]))
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What one delivery attempt achieved."""
+
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+
+    @property
+    def permanent(self) -> bool:
+        """True when retrying cannot help."""
+        return self.status in PERMANENT_STATUSES
+
+
+class PushProvider:
+    """Sends one outbox message somewhere; subclasses implement `send`."""
+
+    name = "base"
+
+    def send(self, message: OutboxMessage) -> PushResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value: `t=<unix>,v1=<hex HMAC-SHA256 of "<t>." + body>`."""
+    digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, *, tolerance_s: float = 300,
+                     now: float | None = None) -> bool:
+    """Check a push signature as CSCX.AI should (used by our tests' receiver)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), header)
+
+
+def envelope(message: OutboxMessage) -> dict[str, Any]:
+    """The JSON body of a push."""
+    return {"id": message.idempotency_key, "topic": message.topic, "workspace": message.organization_id,
+            "created_at": message.created_at.isoformat() if message.created_at else None,
+            "attempt": message.attempts, "data": message.payload}
+
+
+class HttpPushProvider(PushProvider):
+    """POSTs signed JSON to CSCX.AI with the idempotency key in a header and in the body."""
+
+    name = "http"
+
+    def __init__(self, url: str, secret: str, timeout: float = 10.0):
+        self.url = url
+        self.secret = secret
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def send(self, message: OutboxMessage) -> PushResult:
+        """One POST; any non-2xx or transport error is a failure."""
+        body = json.dumps(envelope(message), separators=(",", ":"), sort_keys=True).encode()
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: message.idempotency_key,
+                   SIGNATURE_HEADER: sign(self.secret, int(time.time()), body), "User-Agent": "cscx-jira-outbox"}
+        try:
+            response = self._session().post(self.url, data=body, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            return PushResult(False, None, f"{type(exc).__name__}: {str(exc)[:300]}")
+        if 200 <= response.status_code < 300:
+            return PushResult(True, response.status_code)
+        return PushResult(False, response.status_code, f"HTTP {response.status_code}: {response.text[:300]}")
+
+
+PROVIDERS: dict[str, type[PushProvider]] = {"http": HttpPushProvider}
+
+
+def provider_for(app: Flask | None = None) -> PushProvider | None:
+    """The app's push provider (one per app), or None when CSCX_PUSH_URL is not configured."""
+    app = app or current_app
+    provider = app.extensions.get("cscx_push_provider")
+    if provider is None:
+        url = app.config.get("CSCX_PUSH_URL")
+        if not url:
+            return None
+        provider = PROVIDERS["http"](url, app.config["CSCX_SIGNING_SECRET"], setting("OUTBOX_TIMEOUT_S", app))
+        app.extensions["cscx_push_provider"] = provider
+    return provider
+
+
+def add_message(organization_id: str, topic: str, idempotency_key: str, payload: dict[str, Any]) -> uuid.UUID | None:
+    """Queue a push in the caller's transaction; returns its id, or None when that key already exists."""
+    message_id = uuid.uuid4()
+    inserted = claims.insert_ignore(OutboxMessage, {
+        "id": message_id, "organization_id": organization_id, "topic": topic, "idempotency_key": idempotency_key,
+        "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": utcnow(),
+    }, conflict=("idempotency_key",))
+    return message_id if inserted else None
+
+
+def submit_deliveries(message_ids) -> None:
+    """Start delivery jobs for committed messages (the sweep catches any this misses)."""
+    from connect_app.platform import jobs
+
+    if not message_ids or provider_for() is None:
+        return
+    for message_id in message_ids:
+        jobs.submit(deliver_message, str(message_id))
+
+
+def retry_delay(attempts: int, app: Flask | None = None) -> float:
+    """Exponential backoff with jitter: between half and all of min(cap, base * 2^(attempts-1))."""
+    base = setting("OUTBOX_RETRY_BASE_S", app) * 2 ** max(0, attempts - 1)
+    ceiling = min(setting("OUTBOX_RETRY_CAP_S", app), base)
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def deliver_message(message_id: str) -> str:
+    """Job: claim one message and push it; returns delivered | retry | dead | skipped."""
+    provider = provider_for()
+    if provider is None:
+        return "skipped"
+    row_id = uuid.UUID(str(message_id))
+    if not claims.claim(OutboxMessage, row_id, owner=claims.worker_id(),
+                        lock_timeout_s=setting("OUTBOX_LOCK_TIMEOUT_S"), claimable=("pending",),
+                        claimed="delivering"):
+        return "skipped"
+    message = db.session.get(OutboxMessage, row_id)
+    result = provider.send(message)  # no transaction is open while we wait on the network
+    return record_result(row_id, result)
+
+
+def record_result(row_id: uuid.UUID, result: PushResult, now: datetime | None = None) -> str:
+    """Write one attempt's outcome."""
+    now = now or utcnow()
+    message = db.session.get(OutboxMessage, row_id)
+    db.session.refresh(message)
+    message.locked_by, message.locked_at = None, None
+    if result.ok:
+        message.status, message.delivered_at, message.last_error = "delivered", now, None
+        outcome = "delivered"
+    else:
+        delay = retry_delay(message.attempts)
+        deadline = message.created_at + timedelta(seconds=setting("OUTBOX_DEAD_AFTER_S"))
+        expired = now + timedelta(seconds=delay) > deadline
+        message.last_error = (result.error or "failed")[:4000]
+        if result.permanent or expired:
+            message.status = "dead"
+            outcome = "dead"
+        else:
+            message.status, message.next_attempt_at = "pending", now + timedelta(seconds=delay)
+            outcome = "retry"
+    db.session.commit()
+    log.log(logging.INFO if result.ok else logging.WARNING, "outbox." + outcome,
+            extra={"message_id": str(row_id), "topic": message.topic, "attempts": message.attempts,
+                   "status_code": result.status})
+    return outcome
+
+
+def due_messages(limit: int = 500) -> list[uuid.UUID]:
+    """Messages to (re)send now: pending and due (new ones after a grace), or abandoned mid-send."""
+    now = utcnow()
+    rows = db.session.scalars(select(OutboxMessage.id).where(or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.attempts > 0, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "pending", OutboxMessage.attempts == 0,
+             OutboxMessage.next_attempt_at <= now - timedelta(seconds=SWEEP_GRACE_S)),
+        and_(OutboxMessage.status == "delivering",
+             OutboxMessage.locked_at < now - timedelta(seconds=setting("OUTBOX_LOCK_TIMEOUT_S")))),
+    ).order_by(OutboxMessage.next_attempt_at).limit(limit)).all()
+    return list(rows)
+
+
+def counts(organization_id: str) -> dict[str, int]:
+    """Messages per status for the admin view."""
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).where(
+        OutboxMessage.organization_id == organization_id).group_by(OutboxMessage.status)).all()
+    return dict(rows)
+
+
+def list_messages(organization_id: str, status: str | None = None, limit: int = 50) -> list[OutboxMessage]:
+    """The workspace's messages (optionally of one status), newest first."""
+    query = select(OutboxMessage).where(OutboxMessage.organization_id == organization_id)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    return list(db.session.scalars(query.order_by(OutboxMessage.created_at.desc()).limit(limit)))
+
+
+def requeue(organization_id: str, message_id: uuid.UUID) -> bool:
+    """Give a dead message a fresh start (admin action); True if it was dead."""
+    result = db.session.execute(update(OutboxMessage).where(
+        OutboxMessage.id == message_id, OutboxMessage.organization_id == organization_id,
+        OutboxMessage.status == "dead").values(status="pending", attempts=0, next_attempt_at=utcnow(),
+                                               created_at=utcnow(), last_error=None))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def message_view(message: OutboxMessage) -> dict[str, Any]:
+    """A message as the admin API shows it."""
+    iso = lambda v: v.isoformat() if v else None  # noqa: E731
+    return {"id": str(message.id), "topic": message.topic, "idempotency_key": message.idempotency_key,
+            "status": message.status, "attempts": message.attempts, "last_error": message.last_error,
+            "next_attempt_at": iso(message.next_attempt_at), "created_at": iso(message.created_at),
+            "delivered_at": iso(message.delivered_at), "payload": message.payload}

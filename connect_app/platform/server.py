@@ -1,0 +1,57 @@
+"""Serving the app with gunicorn from our own CLI (`cscx-jira serve` / `demo`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    """Gunicorn running an already-built Flask app with explicit options."""
+
+    def __init__(self, app: Flask, options: dict[str, object], on_ready: Callable[[], None] | None = None):
+        self._app = app
+        self._options = options
+        self._on_ready = on_ready
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+        if not self._app.config.get("REDIS_URL"):
+            # Embedded mode: one worker process runs the periodic jobs in a thread.
+            app = self._app
+            self.cfg.set("post_worker_init", lambda _worker: _start_scheduler(app))
+        if self._on_ready is not None:
+            on_ready = self._on_ready
+            self.cfg.set("when_ready", lambda _server: on_ready())
+
+    def load(self) -> Flask:
+        return self._app
+
+
+def _start_scheduler(app: Flask) -> None:
+    from connect_app.platform.schedule import start_in_thread
+
+    start_in_thread(app)
+
+
+def serve(app: Flask, *, host: str, port: int, workers: int, threads: int,
+          on_ready: Callable[[], None] | None = None) -> None:
+    """Serve until interrupted."""
+    if not app.config.get("REDIS_URL") and workers > 1:
+        # Without Redis, jobs and the scheduler live in the web process: one process keeps them single.
+        workers = 1
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "loglevel": "warning",
+    }
+    _Gunicorn(app, options, on_ready).run()

@@ -1,0 +1,69 @@
+"""`cscx-jira sync`: sync connections (with a progress bar) or refresh customers, and show sync status."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from sqlalchemy import select
+from tqdm import tqdm
+
+from connect_app.extensions import db
+from connect_app.models import JiraConnection
+
+
+def run_sync(app, connection_ids: tuple[str, ...], customer_ids: tuple[str, ...], full: bool,
+             show_status: bool) -> int:
+    """Run the requested syncs inside the app; returns the number of failed connections."""
+    from connect_app.atlassian.client import JiraError
+    from connect_app.sync.engine import sync_connection, sync_customer, sync_status
+
+    failed = 0
+    with app.app_context():
+        if show_status:
+            for organization_id in db.session.scalars(select(JiraConnection.organization_id).distinct()):
+                if organization_id:
+                    click.echo(json.dumps({"workspace": organization_id, "connections": sync_status(organization_id)},
+                                          indent=2))
+            return 0
+        if customer_ids:
+            for customer_id in customer_ids:
+                try:
+                    counts = sync_customer(customer_id)
+                except (JiraError, ValueError) as exc:
+                    failed += 1
+                    click.echo(f"customer {customer_id}: failed: {exc}", err=True)
+                    continue
+                click.echo(f"customer {customer_id}: {json.dumps(counts)}")
+            return failed
+        query = select(JiraConnection).where(JiraConnection.status == "active",
+                                             JiraConnection.organization_id.is_not(None))
+        if connection_ids:
+            query = query.where(JiraConnection.id.in_([_uuid(c) for c in connection_ids]))
+        connections = [(c.id, c.display_url or c.base_url) for c in db.session.scalars(query)]
+        if not connections:
+            click.echo("no active connection to sync")
+        for connection_id, url in connections:
+            # One connection's failure never stops the others.
+            with tqdm(desc=f"sync {url}", unit="issue", leave=True) as bar:
+                try:
+                    run = sync_connection(connection_id, full=full, progress=bar.update)
+                except Exception as exc:  # reported; the next connection still runs
+                    failed += 1
+                    click.echo(f"{url}: failed: {exc}", err=True)
+                    continue
+            if run.status != "ok":
+                failed += 1
+                click.echo(f"{url}: {run.mode} sync failed: {run.error} (the next run resumes)", err=True)
+            else:
+                click.echo(f"{url}: {run.mode} sync ok {json.dumps(run.counts)}")
+    return failed
+
+
+def _uuid(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a connection id") from exc

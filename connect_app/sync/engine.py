@@ -1,0 +1,358 @@
+"""The sync engine: every customer's Jira issues, batched, incremental, resumable and reconciled.
+
+A connection's rules compile into a few JQL queries (`linking.compile_queries`); each page of
+results is upserted and matched to customers locally, then committed together with a checkpoint,
+so a crash resumes from the next page. Incremental runs ask only for issues `updated` since the
+watermark (minus an overlap); an ids-only reconciliation finds issues that stopped matching or
+vanished. Entry points: `sync_connection`, `sync_customer`, `sync_issue`, `relink_issues`,
+`sync_due_connections` (the periodic job) and `sync_status`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from connect_app.atlassian.client import SYNC_FIELDS, JiraClient, JiraError, JiraNotFound
+from connect_app.atlassian.issue_json import parse_jira_time
+from connect_app.connections.access import jira_client
+from connect_app.extensions import db
+from connect_app.linking.rules import FieldCatalog, Rule, RuleMatcher, compile_queries, since_clause
+from connect_app.models import JiraConnection, JiraCustomerLink, JiraIssue, LinkingRule, SyncRun
+from connect_app.models.types import utcnow
+from connect_app.sync.pages import PageWriter, chunked_ids_query
+
+log = logging.getLogger(__name__)
+
+OVERLAP = timedelta(minutes=5)  # clock skew + JQL's minute precision
+SYNC_INTERVAL = timedelta(minutes=15)
+PAGE_SIZE = 100
+Progress = Callable[[int], None]
+
+
+class SyncContext:
+    """What one run needs: the connection, its client, rules, matcher, field kinds, status categories."""
+
+    def __init__(self, connection: JiraConnection, client: JiraClient, rules: list[Rule]):
+        self.connection = connection
+        self.client = client
+        self.rules = rules
+        self.matcher = RuleMatcher(rules)
+        self.kinds: dict[str, str] = {}
+        self.categories: dict[str, str] = {}
+        self.zone = UTC
+        self.jql_members: dict[str, set[str]] = {}
+
+    def load_site(self) -> None:
+        """Field kinds (only when custom-field rules exist), status categories and the user's time zone."""
+        if self.matcher.custom_field_ids:
+            self.kinds = FieldCatalog.from_fields(self.client.get_fields()).kinds
+        self.categories = {str(s["id"]): (s.get("statusCategory") or {}).get("key")
+                           for s in self.client.get_statuses()}
+        try:
+            self.zone = ZoneInfo(self.client.myself().get("timeZone") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            self.zone = UTC
+
+    @property
+    def fields(self) -> list[str]:
+        """Fields to request: the stored ones plus the custom fields in use."""
+        return [*SYNC_FIELDS, *sorted(self.matcher.custom_field_ids)]
+
+    def load_jql_members(self) -> None:
+        """The ids each free-JQL rule matches now (ids-only searches: cheap)."""
+        self.jql_members = {r.id: self.client.search_ids(r.jql) for r in self.matcher.jql_rules}
+
+
+def rules_for(connection: JiraConnection, customer_id: str | None = None) -> list[Rule]:
+    """The linking rules that apply to a connection (workspace-wide or pinned to it), as plain Rules."""
+    query = select(LinkingRule).where(LinkingRule.organization_id == connection.organization_id,
+                                      (LinkingRule.connection_id.is_(None))
+                                      | (LinkingRule.connection_id == connection.id))
+    if customer_id is not None:
+        query = query.where(LinkingRule.customer_id == uuid.UUID(str(customer_id)))
+    return [Rule(id=str(r.id), customer_id=str(r.customer_id), strategy=r.strategy, link_type=r.link_type,
+                 value=r.value, field_id=r.field_id, field=r.field, jql=r.jql, position=r.position,
+                 connection_id=str(r.connection_id) if r.connection_id else None)
+            for r in db.session.scalars(query)]
+
+
+def _queries_hash(queries) -> str:
+    return hashlib.sha256("\n".join(q.jql for q in queries).encode()).hexdigest()[:16]
+
+
+def _jira_now(client: JiraClient) -> datetime:
+    """Jira's own clock (serverTime), so the watermark never depends on our clock."""
+    server_time = client.server_info().get("serverTime")
+    return parse_jira_time(server_time) if server_time else utcnow()
+
+
+def sync_connection(connection_id, *, full: bool = False, client: JiraClient | None = None,
+                    progress: Progress | None = None, page_size: int = PAGE_SIZE) -> SyncRun:
+    """Sync one connection: resume an interrupted run, else a full (first time / --full) or incremental run."""
+    connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
+    if connection is None or connection.status != "active" or connection.organization_id is None:
+        raise ValueError(f"connection {connection_id} is not an active, linked connection")
+    client = client or jira_client(connection)
+    run, checkpoint = _start_or_resume(connection, full)
+    try:
+        _run(connection, client, run, checkpoint, progress, page_size)
+    except Exception as exc:
+        db.session.rollback()
+        run = db.session.get(SyncRun, run.id)
+        connection = db.session.get(JiraConnection, connection.id)
+        run.status, run.finished_at = "failed", utcnow()
+        run.error = str(exc)[:2000]
+        connection.last_error = f"sync failed: {str(exc)[:500]}"
+        connection.next_sync_at = utcnow() + timedelta(minutes=1)
+        db.session.commit()
+        log.warning("sync.failed", extra={"connection": str(connection.id), "run": str(run.id),
+                                          "error": type(exc).__name__})
+        if not isinstance(exc, JiraError):
+            raise
+    return run
+
+
+def _start_or_resume(connection: JiraConnection, full: bool) -> tuple[SyncRun, dict | None]:
+    checkpoint = connection.sync_checkpoint
+    if checkpoint and not full:
+        run = db.session.get(SyncRun, uuid.UUID(checkpoint["run_id"]))
+        if run is not None:
+            run.status, run.error, run.finished_at = "running", None, None
+            run.counts = dict(run.counts or {}) | {"resumed": int((run.counts or {}).get("resumed", 0)) + 1}
+            db.session.commit()
+            log.info("sync.resume", extra={"connection": str(connection.id), "run": str(run.id)})
+            return run, checkpoint
+    mode = "full" if full or connection.sync_watermark is None else "incremental"
+    run = SyncRun(connection_id=connection.id, mode=mode, status="running", counts={})
+    db.session.add(run)
+    db.session.commit()
+    return run, None
+
+
+def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, page_size: int) -> None:
+    ctx = SyncContext(connection, client, rules_for(connection))
+    ctx.load_site()
+    if checkpoint:
+        jira_started = datetime.fromisoformat(checkpoint["jira_started"])
+        since_at = datetime.fromisoformat(checkpoint["since"]) if checkpoint.get("since") else None
+    else:
+        jira_started = _jira_now(client)
+        since_at = connection.sync_watermark if run.mode == "incremental" else None
+    since = since_clause(since_at, ctx.zone, OVERLAP) if since_at else None
+    queries = compile_queries(ctx.rules, since=since, kinds=ctx.kinds)
+    digest = _queries_hash(queries)
+    start_index, cursor = 0, None
+    if checkpoint and checkpoint.get("queries") == digest:
+        start_index, cursor = checkpoint["index"], checkpoint.get("cursor")
+    ctx.load_jql_members()
+    writer = PageWriter(ctx, run)
+    base = {"run_id": str(run.id), "jira_started": jira_started.isoformat(),
+            "since": since_at.isoformat() if since_at else None, "queries": digest}
+    for index in range(start_index, len(queries)):
+        pages = client.search_pages(queries[index].jql, ctx.fields, page_size, expand=("changelog",),
+                                    cursor=cursor if index == start_index else None)
+        for issues, next_cursor in pages:
+            writer.write(issues)
+            if next_cursor is None:
+                connection.sync_checkpoint = base | {"index": index + 1, "cursor": None}
+            else:
+                connection.sync_checkpoint = base | {"index": index, "cursor": next_cursor}
+            run.counts = writer.counts | {"resumed": (run.counts or {}).get("resumed", 0)}
+            db.session.commit()
+            if progress:
+                progress(len(issues))
+    _reconcile(ctx, writer, run, queries)
+    run.status, run.finished_at = "ok", utcnow()
+    run.counts = writer.counts | {"resumed": (run.counts or {}).get("resumed", 0), "requests": client.requests_made}
+    connection.sync_watermark = jira_started
+    connection.sync_checkpoint = None
+    connection.last_error = None
+    connection.next_sync_at = utcnow() + SYNC_INTERVAL
+    db.session.commit()
+    log.info("sync.done", extra={"connection": str(connection.id), "run": str(run.id), "mode": run.mode,
+                                 **writer.counts})
+
+
+def _reconcile(ctx: SyncContext, writer: PageWriter, run: SyncRun, queries) -> None:
+    """Find rule links whose issue no longer matches, issues gone from Jira, and JQL membership changes."""
+    connection = ctx.connection
+    if run.mode == "full":
+        # Everything that matches was fetched in this run (synced_at marks it, across a resume too).
+        candidates = db.session.execute(
+            select(JiraIssue.id, JiraIssue.jira_id).where(
+                JiraIssue.connection_id == connection.id, JiraIssue.deleted_at.is_(None),
+                JiraIssue.synced_at < run.started_at,
+                JiraIssue.id.in_(select(JiraCustomerLink.issue_id)))
+        ).all()
+        gone = [(row_id, jira_id) for row_id, jira_id in candidates if jira_id not in writer.seen]
+    else:
+        matching: set[str] = set().union(*ctx.jql_members.values()) if ctx.jql_members else set()
+        for query in compile_queries([r for r in ctx.rules if r.strategy != "jql"], kinds=ctx.kinds,
+                                     ordered=False):
+            matching |= ctx.client.search_ids(query.jql)
+        rule_linked = db.session.execute(
+            select(JiraIssue.id, JiraIssue.jira_id).where(
+                JiraIssue.connection_id == connection.id, JiraIssue.deleted_at.is_(None),
+                JiraIssue.id.in_(select(JiraCustomerLink.issue_id).where(JiraCustomerLink.source == "rule")))
+        ).all()
+        gone = [(row_id, jira_id) for row_id, jira_id in rule_linked
+                if jira_id not in matching and jira_id not in writer.seen]
+        # Issues a JQL rule matches now that we do not hold yet (e.g. a relative-date JQL).
+        held = {jira_id for (jira_id,) in db.session.execute(
+            select(JiraIssue.jira_id).where(JiraIssue.connection_id == connection.id,
+                                            JiraIssue.deleted_at.is_(None)))}
+        missing = sorted(set().union(*ctx.jql_members.values()) - held - writer.seen) if ctx.jql_members else []
+        for jql in chunked_ids_query(missing):
+            for issues, _ in ctx.client.search_pages(jql, ctx.fields, PAGE_SIZE, expand=("changelog",)):
+                writer.write(issues)
+    writer.check_gone(gone)
+    writer.relink_jql_members()
+    db.session.commit()
+
+
+def sync_customer(customer_id, *, client_factory=jira_client) -> dict:
+    """On-demand refresh of one customer on every active connection of its workspace; returns counts."""
+    from connect_app.models import Customer
+
+    customer = db.session.get(Customer, uuid.UUID(str(customer_id)))
+    totals: dict[str, int] = {}
+    connections = db.session.scalars(select(JiraConnection).where(
+        JiraConnection.organization_id == customer.organization_id, JiraConnection.status == "active")).all()
+    for connection in connections:
+        counts = _sync_customer_on(connection, str(customer.id), client_factory(connection))
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def _sync_customer_on(connection: JiraConnection, customer_id: str, client: JiraClient) -> dict:
+    rules = rules_for(connection)
+    mine = [r for r in rules if r.customer_id == customer_id]
+    ctx = SyncContext(connection, client, rules)
+    if RuleMatcher(mine).custom_field_ids:
+        ctx.kinds = FieldCatalog.from_fields(client.get_fields()).kinds
+    ctx.jql_members = {r.id: client.search_ids(r.jql) for r in mine if r.strategy == "jql"}
+    run = SyncRun(connection_id=connection.id, mode="customer", status="running",
+                  counts={"customer_id": customer_id})
+    db.session.add(run)
+    db.session.flush()
+    writer = PageWriter(ctx, run, customers={customer_id})
+    if mine:
+        for query in compile_queries(mine, kinds=ctx.kinds, ordered=False):
+            for issues, _ in client.search_pages(query.jql, ctx.fields, PAGE_SIZE, expand=("changelog",)):
+                writer.write(issues)
+    linked = db.session.execute(
+        select(JiraIssue.id, JiraIssue.jira_id).join(JiraCustomerLink, JiraCustomerLink.issue_id == JiraIssue.id)
+        .where(JiraCustomerLink.customer_id == uuid.UUID(customer_id), JiraCustomerLink.source == "rule",
+               JiraIssue.connection_id == connection.id)
+    ).all()
+    writer.relink([row_id for row_id, jira_id in linked if jira_id not in writer.seen])
+    run.status, run.finished_at = "ok", utcnow()
+    run.counts = writer.counts | {"customer_id": customer_id, "requests": client.requests_made}
+    db.session.commit()
+    return writer.counts
+
+
+def sync_issue(connection: JiraConnection, key: str, *, client: JiraClient | None = None) -> JiraIssue | None:
+    """Fetch one issue, store it with its status history and re-evaluate its rule links (webhooks call this).
+
+    An issue Jira no longer shows is marked deleted and unlinked; returns the row (None if unknown).
+    """
+    client = client or jira_client(connection)
+    ctx = SyncContext(connection, client, rules_for(connection))
+    ctx.categories = {str(s["id"]): (s.get("statusCategory") or {}).get("key") for s in client.get_statuses()}
+    run = SyncRun(connection_id=connection.id, mode="issue", status="running", counts={"key": key})
+    db.session.add(run)
+    db.session.flush()
+    writer = PageWriter(ctx, run)
+    try:
+        raw = client.get_issue(key, fields=ctx.fields, expand=("changelog",))
+    except JiraNotFound:
+        row = db.session.scalar(select(JiraIssue).where(JiraIssue.connection_id == connection.id,
+                                                        JiraIssue.jira_key == key))
+        if row is not None:
+            writer.check_gone([(row.id, row.jira_id)], verified_missing=True)
+        run.status, run.finished_at = "ok", utcnow()
+        db.session.commit()
+        return row
+    # Free-JQL rules: ask Jira whether this one issue is in each (one small search per JQL rule).
+    ctx.jql_members = {r.id: client.search_ids(f"id = {int(raw['id'])} AND ({r.jql})")
+                       for r in ctx.matcher.jql_rules}
+    writer.write([raw])
+    run.status, run.finished_at = "ok", utcnow()
+    run.counts = writer.counts | {"key": key}
+    db.session.commit()
+    return db.session.scalar(select(JiraIssue).where(JiraIssue.connection_id == connection.id,
+                                                     JiraIssue.jira_id == str(raw["id"])))
+
+
+def relink_issues(connection: JiraConnection, issue_ids: list[uuid.UUID]) -> dict:
+    """Re-evaluate rule links of stored issues from their stored fields (no Jira call; JQL-rule links kept)."""
+    ctx = SyncContext(connection, None, rules_for(connection))
+    jql_ids = [uuid.UUID(r.id) for r in ctx.matcher.jql_rules]
+    if jql_ids:
+        rows = db.session.execute(
+            select(JiraCustomerLink.rule_id, JiraIssue.jira_id)
+            .join(JiraIssue, JiraIssue.id == JiraCustomerLink.issue_id)
+            .where(JiraCustomerLink.issue_id.in_(issue_ids), JiraCustomerLink.rule_id.in_(jql_ids)))
+        for rule_id, jira_id in rows:
+            ctx.jql_members.setdefault(str(rule_id), set()).add(jira_id)
+    writer = PageWriter(ctx, None)
+    counts = writer.relink(issue_ids)
+    db.session.commit()
+    return counts
+
+
+def sync_due_connections() -> list[str]:
+    """Periodic job: enqueue a sync for every active connection whose next_sync_at has passed."""
+    from connect_app.platform.jobs import enqueue
+
+    now = utcnow()
+    due = db.session.scalars(select(JiraConnection.id).where(
+        JiraConnection.status == "active", JiraConnection.organization_id.is_not(None),
+        (JiraConnection.next_sync_at.is_(None)) | (JiraConnection.next_sync_at <= now))).all()
+    for connection_id in due:
+        enqueue(sync_connection_job, str(connection_id))
+    return [str(c) for c in due]
+
+
+def sync_connection_job(connection_id: str, full: bool = False) -> str:
+    """Job entry point: one connection's sync; a failure is recorded on the run, never spread to others."""
+    run = sync_connection(connection_id, full=full)
+    return run.status
+
+
+def sync_status(organization_id: str) -> list[dict]:
+    """Per connection of a workspace: last run (mode, status, counts, error), watermark, next run."""
+    statuses = []
+    for connection in db.session.scalars(select(JiraConnection).where(
+            JiraConnection.organization_id == organization_id).order_by(JiraConnection.created_at)):
+        last = db.session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
+                                                       SyncRun.mode.in_(("full", "incremental")))
+                                 .order_by(SyncRun.started_at.desc()).limit(1))
+        statuses.append({
+            "connection_id": str(connection.id), "base_url": connection.display_url or connection.base_url,
+            "status": connection.status, "watermark": _iso(connection.sync_watermark),
+            "next_run": _iso(connection.next_sync_at), "last_error": connection.last_error,
+            "resumable": bool(connection.sync_checkpoint),
+            "last_run": None if last is None else {
+                "id": str(last.id), "mode": last.mode, "status": last.status, "started_at": _iso(last.started_at),
+                "finished_at": _iso(last.finished_at), "counts": last.counts or {}, "error": last.error},
+        })
+    return statuses
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def sync_customer_job(customer_id: str) -> dict:
+    """Job entry point: apply a customer's (new) rules to its links on every connection."""
+    return sync_customer(customer_id)

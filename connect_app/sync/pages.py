@@ -1,0 +1,120 @@
+"""Writing fetched pages: normalise, upsert, status history, and local rule matching, per page."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import select
+
+from connect_app.atlassian.client import JiraNotFound
+from connect_app.atlassian.issue_json import normalize_issue, status_changes
+from connect_app.extensions import db
+from connect_app.models import JiraCustomerLink, JiraIssue
+from connect_app.models.types import utcnow
+from connect_app.sync.store import (
+    apply_rule_links,
+    existing_issues,
+    insert_status_changes,
+    mark_deleted,
+    stored_issue_fields,
+    upsert_issues,
+)
+
+IDS_PER_QUERY = 100
+
+
+def chunked_ids_query(jira_ids: list[str], size: int = IDS_PER_QUERY) -> Iterator[str]:
+    """`id in (...)` JQL for issue ids in chunks (ids are digits: nothing to escape, checked anyway)."""
+    ids = [str(int(i)) for i in jira_ids]
+    for start in range(0, len(ids), size):
+        yield f"id in ({', '.join(ids[start:start + size])}) ORDER BY key ASC"
+
+
+class PageWriter:
+    """Writes pages of one run (or one on-demand refresh) and keeps its counts and the ids it saw."""
+
+    def __init__(self, ctx, run, customers: set[str] | None = None):
+        self.ctx = ctx
+        self.run = run
+        self.customers = customers
+        self.seen: set[str] = set()
+        self.counts = {"issues": 0, "linked": 0, "unlinked": 0, "status_changes": 0, "deleted": 0, "reconciled": 0}
+
+    @property
+    def connection_id(self) -> uuid.UUID:
+        """The connection being written."""
+        return self.ctx.connection.id
+
+    def write(self, issues: list[dict], counter: str = "issues") -> None:
+        """Upsert a page of Jira issues, their status history (when the status changed) and their rule links."""
+        if not issues:
+            return
+        rows = [normalize_issue(raw, self.ctx.matcher.custom_field_ids) for raw in issues]
+        before = existing_issues(self.connection_id, [r["jira_id"] for r in rows])
+        synced_at = self.run.started_at if self.run is not None else utcnow()
+        ids = upsert_issues(self.connection_id, rows, synced_at)
+        changes = []
+        for raw, row in zip(issues, rows, strict=True):
+            previous = before.get(row["jira_id"])
+            if previous is not None and previous[1] == row["status_id"]:
+                continue  # status unchanged since the last sync: its history is already stored
+            changes += [c | {"issue_id": ids[row["jira_id"]]} for c in status_changes(self._histories(raw))]
+        self.counts["status_changes"] += insert_status_changes(self.connection_id, changes, self.ctx.categories)
+        desired = {ids[r["jira_id"]]: self.ctx.matcher.desired_links(r, self.ctx.jql_members) for r in rows}
+        keys = {ids[r["jira_id"]]: r["jira_key"] for r in rows}
+        self._count(apply_rule_links(self.connection_id, desired, keys, customers=self.customers))
+        self.seen.update(r["jira_id"] for r in rows)
+        self.counts[counter] += len({r["jira_id"] for r in rows})
+
+    def _histories(self, raw: dict) -> list[dict]:
+        """The issue's changelog: from the search's expand, paged separately when Jira truncated it."""
+        changelog = raw.get("changelog")
+        histories = (changelog or {}).get("histories")
+        if histories is not None and int(changelog.get("total", len(histories))) <= len(histories):
+            return histories
+        return list(self.ctx.client.iter_changelog(raw["key"]))
+
+    def _count(self, counts: dict[str, int]) -> None:
+        for key, value in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
+
+    def relink(self, issue_ids: Iterable[uuid.UUID]) -> dict[str, int]:
+        """Re-evaluate the rule links of stored issues from their stored fields and the JQL memberships."""
+        stored = stored_issue_fields(issue_ids)
+        if not stored:
+            return {"linked": 0, "unlinked": 0}
+        desired = {s["id"]: self.ctx.matcher.desired_links(s, self.ctx.jql_members) for s in stored}
+        counts = apply_rule_links(self.connection_id, desired, {s["id"]: s["jira_key"] for s in stored},
+                                  customers=self.customers)
+        self._count(counts)
+        return counts
+
+    def check_gone(self, gone: list[tuple[uuid.UUID, str]], verified_missing: bool = False) -> None:
+        """Issues no query returned: refresh the ones Jira still shows, mark the others deleted and unlink them."""
+        missing = []
+        for row_id, jira_id in gone:
+            if verified_missing:
+                missing.append(row_id)
+                continue
+            try:
+                raw = self.ctx.client.get_issue(jira_id, fields=self.ctx.fields, expand=("changelog",))
+            except JiraNotFound:
+                missing.append(row_id)
+                continue
+            self.write([raw], counter="reconciled")
+        self.counts["deleted"] += mark_deleted(self.connection_id, missing)
+
+    def relink_jql_members(self) -> None:
+        """Stored issues whose free-JQL membership may have changed without the issue being refetched."""
+        jql_rule_ids = [uuid.UUID(r.id) for r in self.ctx.matcher.jql_rules]
+        if not jql_rule_ids:
+            return
+        candidates = set(db.session.scalars(select(JiraCustomerLink.issue_id).where(
+            JiraCustomerLink.connection_id == self.connection_id, JiraCustomerLink.rule_id.in_(jql_rule_ids))))
+        members = sorted(set().union(*self.ctx.jql_members.values()) - self.seen)
+        for start in range(0, len(members), 500):
+            candidates.update(db.session.scalars(select(JiraIssue.id).where(
+                JiraIssue.connection_id == self.connection_id, JiraIssue.jira_id.in_(members[start:start + 500]))))
+        seen_rows = {row_id for row_id, _ in existing_issues(self.connection_id, self.seen).values()}
+        self.relink(sorted(candidates - seen_rows))

@@ -1,0 +1,167 @@
+"""The webhook inbox: verified deliveries stored once, claimed by one worker, retried until processed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from connect_app.extensions import db
+from connect_app.models import JiraConnection, WebhookDelivery
+from connect_app.models.types import utcnow
+from connect_app.platform import claims
+
+log = logging.getLogger(__name__)
+
+ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
+MAX_IDENTIFIER_LENGTH = 200
+# A failed delivery is retried with backoff (capped) for this many attempts, then kept as "dead"
+# (still in the inbox, visible in the admin view, re-runnable) rather than dropped.
+MAX_ATTEMPTS = 12
+RETRY_BASE_S = 2.0
+RETRY_CAP_S = 600.0
+# A claim older than this is presumed abandoned (its worker died) and may be taken over.
+LOCK_TIMEOUT_S = 120.0
+SWEEP_GRACE_S = 10.0
+
+
+class MalformedDelivery(ValueError):
+    """The body is not a Jira webhook we can store; the message says why."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The outcome of storing a delivery: its inbox row id and whether it was new."""
+
+    id: uuid.UUID
+    created: bool
+    status: str
+
+
+def delivery_identifier(header_value: str | None, body: bytes) -> str:
+    """X-Atlassian-Webhook-Identifier (same on every retry), else a hash of the raw body (Jira Server)."""
+    value = (header_value or "").strip()
+    if value:
+        return value[:MAX_IDENTIFIER_LENGTH]
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def validate_payload(payload: Any) -> dict[str, Any]:
+    """Check the shape we rely on; raise MalformedDelivery with a clear reason."""
+    if not isinstance(payload, dict):
+        raise MalformedDelivery("the body must be a JSON object")
+    event = payload.get("webhookEvent")
+    if not isinstance(event, str) or not event or len(event) > 80:
+        raise MalformedDelivery("webhookEvent is missing")
+    timestamp = payload.get("timestamp")
+    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int)):
+        raise MalformedDelivery("timestamp must be milliseconds since the epoch")
+    if event in ISSUE_EVENTS:
+        issue = payload.get("issue")
+        if not isinstance(issue, dict) or not (issue.get("key") or issue.get("id")):
+            raise MalformedDelivery("an issue event needs issue.key or issue.id")
+        if issue.get("key") is not None and (not isinstance(issue["key"], str) or len(issue["key"]) > 60):
+            raise MalformedDelivery("issue.key is not a Jira issue key")
+        if issue.get("fields") is not None and not isinstance(issue["fields"], dict):
+            raise MalformedDelivery("issue.fields must be an object")
+        changelog = payload.get("changelog")
+        if changelog is not None and not (isinstance(changelog, dict) and isinstance(changelog.get("items", []), list)):
+            raise MalformedDelivery("changelog.items must be a list")
+    return payload
+
+
+def store_delivery(connection: JiraConnection, delivery_id: str, payload: Mapping[str, Any]) -> Stored:
+    """Write a verified delivery to the inbox once; a repeat of the same identifier changes nothing."""
+    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
+    created = claims.insert_ignore(WebhookDelivery, {
+        "connection_id": connection.id, "delivery_id": delivery_id, "event_type": payload["webhookEvent"],
+        "jira_key": issue.get("key"), "event_ts": payload.get("timestamp"), "payload": dict(payload),
+        "status": "pending", "next_attempt_at": None,
+    }, conflict=("connection_id", "delivery_id"))
+    db.session.commit()
+    row = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.status)
+        .where(WebhookDelivery.connection_id == connection.id, WebhookDelivery.delivery_id == delivery_id)
+    ).one()
+    if not created:
+        log.info("webhook.duplicate", extra={"connection_id": str(connection.id), "delivery_id": delivery_id})
+    return Stored(row.id, created, row.status)
+
+
+def lock_timeout() -> float:
+    """Seconds after which a claim is presumed abandoned (app.config INBOX_LOCK_TIMEOUT_S overrides)."""
+    return float(current_app.config.get("INBOX_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S))
+
+
+def claim_delivery(delivery_id: uuid.UUID, owner: str) -> bool:
+    """Take a pending/failed (due) or abandoned delivery for processing; True if this worker won it."""
+    return claims.claim(WebhookDelivery, delivery_id, owner=owner, lock_timeout_s=lock_timeout(),
+                        claimable=("pending", "failed"), claimed="processing")
+
+
+def mark_done(delivery: WebhookDelivery, note: str | None = None) -> None:
+    """Processed (in the caller's transaction)."""
+    delivery.status = "done"
+    delivery.processed_at = utcnow()
+    delivery.last_error = note
+    delivery.locked_by = None
+    delivery.locked_at = None
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with jitter for the next try after `attempts` failures."""
+    ceiling = min(RETRY_CAP_S, RETRY_BASE_S * (2 ** max(0, attempts - 1)))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def mark_failed(delivery_id: uuid.UUID, error: str) -> str:
+    """Keep a delivery whose processing failed, with its error; it is retried later or kept as dead."""
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        return "gone"
+    status = "dead" if delivery.attempts >= MAX_ATTEMPTS else "failed"
+    delivery.status = status
+    delivery.last_error = error[:4000]
+    delivery.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(delivery.attempts))
+    delivery.locked_by = None
+    delivery.locked_at = None
+    db.session.commit()
+    log.warning("webhook.failed", extra={"delivery": str(delivery_id), "status": status,
+                                         "attempts": delivery.attempts})
+    return status
+
+
+def due_deliveries(limit: int = 500) -> list[uuid.UUID]:
+    """Inbox rows waiting for a (re)run: pending, failed and due, or abandoned mid-processing."""
+    now = utcnow()
+    lock_timeout_s = lock_timeout()
+    rows = db.session.scalars(
+        select(WebhookDelivery.id).where(or_(
+            # A new row's own job gets a grace period before the sweep takes it too.
+            and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at.is_(None),
+                 WebhookDelivery.received_at <= now - timedelta(seconds=SWEEP_GRACE_S)),
+            and_(WebhookDelivery.status.in_(("pending", "failed")), WebhookDelivery.next_attempt_at <= now),
+            and_(WebhookDelivery.status == "processing",
+                 WebhookDelivery.locked_at < now - timedelta(seconds=lock_timeout_s)),
+        )).order_by(WebhookDelivery.received_at).limit(limit)
+    ).all()
+    return list(rows)
+
+
+def requeue(delivery_id: uuid.UUID) -> bool:
+    """Make a dead or failed delivery due now (admin action)."""
+    result = db.session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
+                                      WebhookDelivery.status.in_(("failed", "dead")))
+        .values(status="pending", next_attempt_at=None, attempts=0)
+    )
+    db.session.commit()
+    return result.rowcount == 1
