@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from connect_app.demo import SandboxSite
+
 REDIRECT = "https://bench.cscx.test/callback"
 SCOPES = "read:jira-work write:jira-work read:jira-user offline_access"
 
@@ -106,15 +108,16 @@ def _workspace(site, info: dict, catalog: list[dict], workspace: str, flavour: s
 
 def _naive(connection_id, customer_ids: list, page_size: int) -> float:
     """The PRD's sketch: one paged query per customer, stored with the same writer. Returns seconds."""
-    from connect_app.atlassian.client import client_for
+    from connect_app.connections.access import jira_client
     from connect_app.extensions import db
+    from connect_app.linking.rule_store import rules_for
     from connect_app.linking.rules import customer_query
     from connect_app.models import JiraConnection, SyncRun
-    from connect_app.sync.engine import SyncContext, rules_for
+    from connect_app.sync.engine import SyncContext
     from connect_app.sync.pages import PageWriter
 
     connection = db.session.get(JiraConnection, connection_id)
-    client = client_for(connection)
+    client = jira_client(connection)
     started = time.perf_counter()
     rules = rules_for(connection)
     ctx = SyncContext(connection, client, rules)
@@ -135,9 +138,7 @@ def _naive(connection_id, customer_ids: list, page_size: int) -> float:
 def run_size(customers: int, issues: int, latency_ms: float, flavour: str, database_url: str | None,
              refresh_sample: int, page_size: int, seed: int) -> dict:
     """One size: seed, full + incremental sync, refreshes, naive run; returns the figures."""
-    from jira_sandbox.testing import SandboxProcess
-
-    with tempfile.TemporaryDirectory() as tmp, SandboxProcess(
+    with tempfile.TemporaryDirectory() as tmp, SandboxSite(
             flavour=flavour, issues=issues, seed=seed,
             extra_args=("--customers", str(customers), "--latency-ms", str(latency_ms))) as site:
         info = _admin(site, "GET", "/info").json()

@@ -204,14 +204,14 @@ def _link_workspace(service: Service, client_key: str) -> None:
     """Link the installed site to the workspace; customers with one label rule each."""
     from decimal import Decimal
 
-    from connect_app.connections.installations import find_connect_connection
+    from connect_app.connections.records import find_tenant
     from connect_app.extensions import db
     from connect_app.models import Customer, LinkingRule, Organization
 
     app = service.app()
     with app.app_context():
         db.session.add(Organization(id=WORKSPACE, name="Bench", settings={}))
-        connection = find_connect_connection(client_key)
+        connection = find_tenant(client_key, live_only=False)
         connection.organization_id, connection.status = WORKSPACE, "active"
         for n in range(CUSTOMERS):
             customer = Customer(organization_id=WORKSPACE, name=f"Customer {n}", name_key=f"customer {n}",

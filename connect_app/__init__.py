@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import event
 
 from connect_app import crypto
 from connect_app.config import Config, ConfigError
@@ -27,8 +29,6 @@ def _development_secrets(config: Config) -> None:
     """
     path = config.instance_path / "dev-secrets.json"
     stored = json.loads(path.read_text()) if path.exists() else {}
-    import secrets
-
     generated = {
         "SECRET_KEY": stored.get("SECRET_KEY") or secrets.token_urlsafe(32),
         "ENCRYPTION_KEY": stored.get("ENCRYPTION_KEY") or crypto.new_key(),
@@ -69,8 +69,11 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(migrations_dir()), render_as_batch=True)
     htmx.init_app(app)
 
+    # Imported here rather than at the top: importing any submodule runs this package's __init__,
+    # and the pure parts (atlassian/, the models) must stay importable without every blueprint.
     from connect_app import api, health, web
-    from connect_app.errors import register_error_handlers
+    from connect_app.connections.urlsafety import UnsafeUrl
+    from connect_app.errors import jira_url_refused, register_error_handlers
     from connect_app.jira_app import connect
     from connect_app.web import admin as web_admin
     from connect_app.web.filters import register_filters
@@ -82,6 +85,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(web_admin.bp)
     register_filters(app)
     register_error_handlers(app)
+    app.register_error_handler(UnsafeUrl, jira_url_refused)
     if config.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
         _sqlite_pragmas(app)
     return app
@@ -89,8 +93,6 @@ def create_app(config: Config | None = None) -> Flask:
 
 def _sqlite_pragmas(app: Flask) -> None:
     """WAL and enforced foreign keys for the embedded database."""
-    from sqlalchemy import event
-
     with app.app_context():
         engine = db.engine
 

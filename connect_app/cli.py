@@ -1,56 +1,52 @@
-"""The `cscx-jira` command line."""
+"""The `cscx-jira` command line: the top-level commands, and the groups that live beside what they command."""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import click
 
+from connect_app import create_app
+from connect_app.api.auth import mint_service_token
 from connect_app.config import SETTINGS, Config, ConfigError
+from connect_app.crypto import new_key
+from connect_app.customers.cli import customers_command
+from connect_app.demo import run_demo
+from connect_app.jira_app.descriptor import render_descriptor
+from connect_app.platform import db as database
+from connect_app.platform.jobs import run_worker
+from connect_app.platform.keys import rotate_all
+from connect_app.platform.schedule import PERIODIC_JOBS, Scheduler
+from connect_app.platform.server import serve as run_server
+from connect_app.sync.cli import sync_command
 
 
 def _build_app():
-    from connect_app import create_app
-
+    """The app for a command, from the environment; its pooled connections close when the command ends."""
     try:
         app = create_app(Config(instance_path=Path.cwd() / "instance"))
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
     context = click.get_current_context(silent=True)
     if context is not None:
-        context.call_on_close(lambda: _dispose(app))
+        context.call_on_close(lambda: database.dispose(app))
     return app
 
 
-def _dispose(app) -> None:
-    """Close pooled database connections when a command ends."""
-    from connect_app.extensions import db
-
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def _upgrade(app) -> str:
-    from alembic.runtime.migration import MigrationContext
-    from flask_migrate import upgrade
-
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        from connect_app.extensions import db
-
-        with db.engine.connect() as connection:
-            return ",".join(MigrationContext.configure(connection).get_current_heads())
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """CSCX Jira: the Jira app's companion service."""
+    context.obj = _build_app  # the command groups defined beside their packages build the app through this
+
+
+main.add_command(customers_command)
+main.add_command(sync_command)
 
 
 @main.command()
@@ -60,12 +56,10 @@ def main() -> None:
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="threads per process")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app and API with gunicorn."""
-    from connect_app.platform.server import serve as run
-
     app = _build_app()
     base = f"http://{host}:{port}"
     click.echo(f"serving CSCX Jira on {base}  (health: {base}/healthz, ready: {base}/readyz)")
-    run(app, host=host, port=port, workers=workers, threads=threads)
+    run_server(app, host=host, port=port, workers=workers, threads=threads)
 
 
 @main.command()
@@ -73,8 +67,6 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("--name", default=None, help="worker name (default: generated)")
 def worker(burst: bool, name: str | None) -> None:
     """Run an RQ worker for the job queue (needs REDIS_URL)."""
-    from connect_app.platform.jobs import run_worker
-
     app = _build_app()
     try:
         run_worker(app, burst=burst, name=name)
@@ -86,10 +78,6 @@ def worker(burst: bool, name: str | None) -> None:
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.5, 3600), help="seconds per tick")
 def scheduler(interval: float) -> None:
     """Enqueue periodic jobs (sync, webhook refresh, outbox sweep, retention) on their schedule."""
-    import threading
-
-    from connect_app.platform.schedule import PERIODIC_JOBS, Scheduler
-
     app = _build_app()
     for job in PERIODIC_JOBS:
         click.echo(f"  {job.name:28} every {job.every}")
@@ -107,7 +95,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the newest migration."""
     app = _build_app()
-    head = _upgrade(app)
+    head = database.upgrade(app)
     click.echo(f"database at revision {head}: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
 
 
@@ -115,63 +103,8 @@ def db_upgrade() -> None:
 @click.option("--base-url", default=None, help="the app's public base URL (default: BASE_URL)")
 def descriptor(base_url: str | None) -> None:
     """Print the Atlassian Connect descriptor rendered for a base URL."""
-    from connect_app.jira_app.descriptor import render_descriptor
-
     url = (base_url or Config().BASE_URL).rstrip("/")
     click.echo(json.dumps(render_descriptor(url), indent=2))
-
-
-@main.group()
-def customers() -> None:
-    """Customer commands."""
-
-
-def _read_rows(path: Path) -> list[tuple[int, dict]]:
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-        items = data.get("customers") if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise click.ClickException(f"{path}: expected a list of customers or {{\"customers\": [...]}}")
-        return [(n, item if isinstance(item, dict) else {"_": item}) for n, item in enumerate(items, 1)]
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or "name" not in [f.strip() for f in reader.fieldnames]:
-        raise click.ClickException(f"{path}: the CSV header must include a 'name' column")
-    rows = []
-    for raw in reader:
-        cleaned = {(k or "").strip(): v for k, v in raw.items() if k is not None and (v or "").strip()}
-        if None in raw:
-            cleaned["_"] = "more values than header columns"
-        rows.append((reader.line_num, cleaned))
-    return rows
-
-
-@customers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--workspace", required=True, help="CSCX.AI workspace id the customers belong to")
-def import_customers(file: Path, workspace: str) -> None:
-    """Import customers from a CSV or JSON file: every row valid, or nothing imported."""
-    from connect_app.customers import records as domain
-    from connect_app.workspaces import ensure_organization
-
-    app = _build_app()
-    rows = _read_rows(file)
-    kind = "item" if file.suffix.lower() == ".json" else "line"
-    click.echo(f"validating {len(rows)} row(s) from {file.name} ...")
-    with app.app_context():
-        ensure_organization(workspace)
-        try:
-            counts = domain.upsert_customers(workspace, rows)
-        except domain.CustomerValidationError as exc:
-            click.echo(f"rejected {len(exc.rejected)} row(s); nothing was imported:", err=True)
-            for rejected in exc.rejected:
-                problems = "; ".join(f"{f}: {m}" if f != "_" else m for f, m in rejected.errors.items())
-                click.echo(f"  {kind} {rejected.line}: {problems}", err=True)
-            sys.exit(1)
-    click.echo(f"imported {counts['total']} customer(s): {counts['created']} created, {counts['updated']} updated")
 
 
 @main.command()
@@ -182,8 +115,6 @@ def import_customers(file: Path, workspace: str) -> None:
 @click.option("--ttl", default=3600, show_default=True, type=click.IntRange(60, 86400), help="seconds")
 def token(workspace: str, role: str, user: str, email: str | None, ttl: int) -> None:
     """Mint an API service token for development (signed with CSCX_SIGNING_SECRET)."""
-    from connect_app.api.auth import mint_service_token
-
     app = _build_app()
     click.echo(mint_service_token(app.config["CSCX_SIGNING_SECRET"], workspace=workspace, role=role,
                                   user=user, email=email, ttl=ttl))
@@ -197,16 +128,12 @@ def keys() -> None:
 @keys.command("new")
 def keys_new() -> None:
     """Print a fresh ENCRYPTION_KEY."""
-    from connect_app.crypto import new_key
-
     click.echo(new_key())
 
 
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every stored secret with the first key of ENCRYPTION_KEY."""
-    from connect_app.platform.keys import rotate_all
-
     app = _build_app()
     with app.app_context():
         count = rotate_all()
@@ -240,26 +167,11 @@ def sandbox(port: int, flavour: str, issues: int, seed: int, extra: tuple[str, .
     os.execv(sys.executable, args)  # noqa: S606 - a fixed argv, no shell involved
 
 
-@main.command("sync")
-@click.option("--connection", "connection_ids", multiple=True, help="connection id (repeatable; default: all active)")
-@click.option("--customer", "customer_ids", multiple=True, help="refresh only this customer (repeatable)")
-@click.option("--full", is_flag=True, help="full backfill instead of an incremental run")
-@click.option("--status", "show_status", is_flag=True, help="print each connection's sync status and exit")
-def sync_command(connection_ids, customer_ids, full: bool, show_status: bool) -> None:
-    """Sync Jira issues and customer links (incremental by default; resumes an interrupted run)."""
-    from connect_app.sync.cli import run_sync
-
-    if run_sync(_build_app(), connection_ids, customer_ids, full, show_status):
-        sys.exit(1)
-
-
 @main.command()
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
 def demo(port: int, host: str) -> None:
     """Create the embedded database, seed a demo workspace, and serve the app."""
-    from connect_app.demo import run_demo
-
     run_demo(host=host, port=port)
 
 

@@ -1,4 +1,9 @@
-"""The demo workspace: a realistic, deterministic set of customers for `cscx-jira demo`."""
+"""`cscx-jira demo`: the stand-in Jira site, a realistic demo workspace, the app installed, served.
+
+`SandboxSite` runs the stand-in Jira (`python -m jira_sandbox`) as its own program; the demo,
+the tests and the benchmarks start it through this one class (the service never imports the
+sandbox, even to launch it).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,27 @@ import random
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
+import click
 import requests
+from sqlalchemy import select
+from werkzeug.serving import make_server
 
+from connect_app import create_app
+from connect_app.api.auth import mint_service_token
+from connect_app.config import Config
+from connect_app.connections.access import jira_client
+from connect_app.connections.records import find_tenant
 from connect_app.customers import records as customer_domain
+from connect_app.extensions import db
+from connect_app.linking.rule_store import check_rules, replace_rules
+from connect_app.models import ConnectionStatus, Customer
+from connect_app.platform import db as database
+from connect_app.platform.server import serve
+from connect_app.sync.engine import sync_connection
 from connect_app.workspaces import ensure_organization
 
 DEMO_WORKSPACE = "demo-workspace"
@@ -71,19 +91,19 @@ def demo_customers(seed: int = 201) -> list[dict]:
     return rows
 
 
-def seed_demo_workspace() -> dict[str, int]:
-    """Create (or refresh) the demo workspace and its customers; safe to run repeatedly."""
-    ensure_organization(DEMO_WORKSPACE, name="Demo Workspace")
-    rows = [(line, row) for line, row in enumerate(demo_customers(), start=1)]
-    return customer_domain.upsert_customers(DEMO_WORKSPACE, rows)
-
-
 class SandboxSite:
-    """The stand-in Jira site, run as its own program (`python -m jira_sandbox`) for the demo."""
+    """The stand-in Jira site as its own process; `.info` is the JSON line it printed on start.
 
-    def __init__(self, port: int, state_file: Path, issues: int = 400):
-        self.args = [sys.executable, "-m", "jira_sandbox", "--port", str(port), "--flavour", "cloud",
-                     "--issues", str(issues), "--seed", "7", "--customers", "40", "--state-file", str(state_file)]
+    Use as a context manager, or `start()` / `stop()`. `extra_args` pass through to
+    `python -m jira_sandbox` (--customers, --latency-ms, --state-file, ...).
+    """
+
+    ADMIN_HEADER = "X-Sandbox-Admin-Token"
+
+    def __init__(self, *, port: int = 0, flavour: str = "cloud", issues: int = 100, seed: int = 1,
+                 extra_args: Iterable[str] = ()):
+        self.args = [sys.executable, "-m", "jira_sandbox", "--port", str(port), "--flavour", flavour,
+                     "--issues", str(issues), "--seed", str(seed), *extra_args]
         self.process: subprocess.Popen | None = None
         self.info: dict = {}
 
@@ -93,6 +113,7 @@ class SandboxSite:
                                         env=dict(os.environ, PYTHONUNBUFFERED="1"))
         line = self.process.stdout.readline()
         if not line:
+            self.stop()
             raise RuntimeError("the Jira sandbox did not start (is the port free?)")
         self.info = json.loads(line)
         return self
@@ -102,21 +123,36 @@ class SandboxSite:
         """Where the sandbox serves."""
         return self.info["base_url"]
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers for the sandbox's /_sandbox control endpoints."""
+        return {self.ADMIN_HEADER: self.info["admin_token"]}
+
     def control(self, method: str, path: str, **kwargs) -> requests.Response:
-        """Call one of the sandbox's /_sandbox control endpoints."""
-        headers = {"X-Sandbox-Admin-Token": self.info["admin_token"]}
-        response = requests.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+        """Call one of the sandbox's /_sandbox control endpoints; raises on an error answer."""
+        response = requests.request(method, self.base_url + path, headers=self.admin_headers, timeout=30, **kwargs)
         response.raise_for_status()
         return response
 
     def stop(self) -> None:
         """Stop it (it saves its state file on the way out)."""
-        if self.process and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> SandboxSite:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def sandbox_customer_rows(catalog: list[dict], seed: int = 201) -> list[dict]:
@@ -131,11 +167,6 @@ def sandbox_customer_rows(catalog: list[dict], seed: int = 201) -> list[dict]:
 
 def _install_into_sandbox(app, site: SandboxSite, host: str, port: int) -> None:
     """Serve the app briefly in-process so the sandbox can install it, then link it to the demo workspace."""
-    from werkzeug.serving import make_server
-
-    from connect_app.connections.installations import find_connect_connection
-    from connect_app.extensions import db
-
     server = make_server(host, port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
@@ -144,11 +175,11 @@ def _install_into_sandbox(app, site: SandboxSite, host: str, port: int) -> None:
                               json={"descriptor_url": f"{app.config['BASE_URL']}/atlassian-connect.json"}).json()
         client_key = result.get("clientKey") or result.get("client_key")
         with app.app_context():
-            connection = find_connect_connection(client_key)
+            connection = find_tenant(client_key, live_only=False)
             if connection is None:
                 raise RuntimeError("the sandbox did not install the app")
             connection.organization_id = DEMO_WORKSPACE
-            connection.status = "active"
+            connection.status = ConnectionStatus.ACTIVE
             db.session.commit()
             _rules_and_first_sync(connection)
     finally:
@@ -158,15 +189,6 @@ def _install_into_sandbox(app, site: SandboxSite, host: str, port: int) -> None:
 
 def _rules_and_first_sync(connection) -> None:
     """Give every demo customer a label rule and a Customer ID rule, then run the first full sync."""
-    import click
-    from sqlalchemy import select
-
-    from connect_app.connections.access import jira_client
-    from connect_app.extensions import db
-    from connect_app.linking.rule_store import check_rules, replace_rules
-    from connect_app.models import Customer
-    from connect_app.sync.engine import sync_connection
-
     clients = {connection.id: jira_client(connection)}
     customers = db.session.scalars(select(Customer).where(Customer.organization_id == DEMO_WORKSPACE)).all()
     for customer in customers:
@@ -180,18 +202,10 @@ def _rules_and_first_sync(connection) -> None:
 
 def run_demo(*, host: str, port: int) -> None:
     """Start the sandbox Jira, set up the embedded database and demo workspace, install the app, serve."""
-    import click
-
-    from connect_app import create_app
-    from connect_app.api.auth import mint_service_token
-    from connect_app.cli import _upgrade
-    from connect_app.config import Config
-    from connect_app.extensions import db
-    from connect_app.platform.server import serve
-
     instance = Path.cwd() / "instance"
     instance.mkdir(exist_ok=True)
-    site = SandboxSite(port + 1, instance / "demo-sandbox.pickle").start()
+    site = SandboxSite(port=port + 1, issues=400, seed=7,
+                       extra_args=("--customers", "40", "--state-file", str(instance / "demo-sandbox.pickle"))).start()
     atexit.register(site.stop)
     click.echo(f"==> Jira sandbox on {site.base_url}")
     environ = dict(os.environ)
@@ -200,7 +214,7 @@ def run_demo(*, host: str, port: int) -> None:
     config = Config(environ, instance_path=instance)
     app = create_app(config)
     click.echo("==> database: " + app.config["SQLALCHEMY_DATABASE_URI"])
-    click.echo("==> migrations at revision " + _upgrade(app))
+    click.echo("==> migrations at revision " + database.upgrade(app))
     with app.app_context():
         ensure_organization(DEMO_WORKSPACE, name="Demo Workspace")
         catalog = site.control("GET", "/_sandbox/customers").json()
@@ -212,9 +226,7 @@ def run_demo(*, host: str, port: int) -> None:
     click.echo(f"==> demo workspace '{DEMO_WORKSPACE}': {counts['total']} customers")
     _install_into_sandbox(app, site, host, port)
     click.echo("==> app installed into the sandbox and linked to the demo workspace")
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()  # gunicorn forks next; no pooled connection may cross the fork
+    database.dispose(app)  # gunicorn forks next; no pooled connection may cross the fork
     base = app.config["BASE_URL"]
 
     def announce() -> None:

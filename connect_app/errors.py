@@ -50,6 +50,12 @@ def _from_htmx_page() -> bool:
     return bool(htmx) and not request.path.startswith("/api/")
 
 
+def jira_url_refused(error: Exception):
+    """A stored Jira URL that our safety policy now refuses (`UnsafeUrl`): say so rather than a bare 500."""
+    log.warning("jira.url_refused", extra={"path": request.path})
+    return jsonify({"error": {"code": "jira_url_refused", "message": str(error)}}), 409
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map errors to JSON for API paths, an alert fragment for htmx calls, and an HTML page elsewhere."""
 
@@ -58,14 +64,6 @@ def register_error_handlers(app: Flask) -> None:
         if _from_htmx_page():
             return _htmx_alert(error.status, error.message)
         return jsonify(error.to_dict()), error.status, error.headers
-
-    from connect_app.connections.urlsafety import UnsafeUrl
-
-    @app.errorhandler(UnsafeUrl)
-    def handle_unsafe_url(error: UnsafeUrl):
-        # A stored Jira URL that our safety policy now refuses: say so rather than a bare 500.
-        log.warning("jira.url_refused", extra={"path": request.path})
-        return jsonify({"error": {"code": "jira_url_refused", "message": str(error)}}), 409
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

@@ -13,6 +13,6 @@ Modules: `state` (site data, mutations, IssueEvent listeners), `render` (Jira's 
 `auth` (Basic / PAT, pluggable authenticators), `app` (create_app), `api_*` (REST views),
 `search` (JQL glue + paging cache), `faults` (latency, 429, 5xx, scripted failures, stats),
 `control` (/_sandbox/ endpoints, admin-token protected), `seed` (deterministic data),
-`persist` (--state-file), `testing` (SandboxServer, SandboxProcess), `cli`.
+`persist` (--state-file), `testing` (SandboxServer), `cli`.
 It never imports `connect_app`.
 """

@@ -1,16 +1,12 @@
 """Serving the sandbox to tests and benchmarks.
 
 `SandboxServer` runs the app in a background thread of this process (werkzeug's threaded
-server on 127.0.0.1, port 0); `SandboxProcess` runs `python -m jira_sandbox` as a subprocess and
-reads the JSON line it prints, for benchmarks that want the site in another process.
+server on 127.0.0.1, port 0). To run the site as its own process (`python -m jira_sandbox`), use
+`connect_app.demo.SandboxSite`, as the demo does.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -107,41 +103,3 @@ class SandboxServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-
-class SandboxProcess:
-    """`python -m jira_sandbox` in a subprocess; `.info` is the JSON line it printed."""
-
-    def __init__(self, flavour: str = "cloud", issues: int = 0, seed: int = 1, extra_args: tuple = ()):
-        self.args = [sys.executable, "-m", "jira_sandbox", "--port", "0", "--flavour", flavour,
-                     "--issues", str(issues), "--seed", str(seed), *extra_args]
-        self.process: subprocess.Popen | None = None
-        self.info: dict = {}
-
-    def __enter__(self) -> SandboxProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True, env=env)
-        line = self.process.stdout.readline()
-        if not line:
-            self.process.kill()
-            raise RuntimeError("jira_sandbox exited before printing its address")
-        self.info = json.loads(line)
-        return self
-
-    @property
-    def base_url(self) -> str:
-        """Where the subprocess serves."""
-        return self.info["base_url"]
-
-    @property
-    def admin_headers(self) -> dict:
-        """Headers for the control endpoints."""
-        return {ADMIN_HEADER: self.info["admin_token"]}
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from connect_app.connections.installations import find_connect_connection
+from connect_app.connections.records import find_tenant
 from connect_app.extensions import db
 from jira_sandbox.testing import SandboxServer
 from tests.factories import make_customer, make_organization
@@ -58,7 +58,7 @@ def installed_site(database_url, tmp_path):
             response.raise_for_status()
             with live.app.app_context():
                 org = make_organization(id="ws-e2e")
-                connection = find_connect_connection(response.json()["client_key"])
+                connection = find_tenant(response.json()["client_key"], live_only=False)
                 connection.organization_id = org.id
                 connection.status = "active"
                 db.session.commit()

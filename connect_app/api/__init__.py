@@ -1,10 +1,6 @@
 """The JSON API that CSCX.AI's backend calls (service-token authenticated)."""
 
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api")
-
-from connect_app.api import (  # noqa: E402,F401  (routes)
+from connect_app.api import (  # noqa: F401  (each registers its routes on bp)
     admin_delivery,
     connections,
     customers,
@@ -16,3 +12,6 @@ from connect_app.api import (  # noqa: E402,F401  (routes)
     subscriptions,
     webhooks,
 )
+from connect_app.api.blueprint import bp
+
+__all__ = ["bp"]

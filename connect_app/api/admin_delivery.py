@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 
 from flask import g, jsonify, request
-from sqlalchemy import func, select
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
+from connect_app.api.params import int_arg
 from connect_app.delivery import outbox
 from connect_app.errors import ApiError
-from connect_app.extensions import db
-from connect_app.models import JiraConnection, WebhookDelivery
 from connect_app.models.delivery import INBOX_STATUSES, OUTBOX_STATUSES
+from connect_app.platform.claims import RetryOutcome
 from connect_app.tracking import inbox
 
 
@@ -25,18 +24,20 @@ def _status_arg(allowed: tuple[str, ...]) -> str | None:
 
 
 def _limit() -> int:
-    try:
-        limit = int(request.args.get("limit", 50))
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", "limit must be an integer") from None
-    return max(1, min(limit, 500))
+    return int_arg("limit", 50, 1, 500)
 
 
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ApiError(404, "not_found", "no such item") from None
+REFUSALS = {
+    ("message", RetryOutcome.NOT_FOUND): (404, "not_found", "no such message in this workspace"),
+    ("message", RetryOutcome.NOT_RETRYABLE): (409, "not_dead", "only a dead message can be re-queued"),
+    ("delivery", RetryOutcome.NOT_FOUND): (404, "not_found", "no such webhook delivery in this workspace"),
+    ("delivery", RetryOutcome.NOT_RETRYABLE): (409, "not_failed", "only a failed or dead delivery can be re-run"),
+}
+
+
+def retry_refused(what: str, outcome: RetryOutcome) -> ApiError:
+    """The answer to a retry that did not happen (the admin API and the delivery page say the same)."""
+    return ApiError(*REFUSALS[(what, outcome)])
 
 
 @bp.get("/admin/outbox")
@@ -48,18 +49,14 @@ def admin_outbox():
     return jsonify({"counts": outbox.counts(g.organization.id), "messages": [outbox.message_view(m) for m in rows]})
 
 
-@bp.post("/admin/outbox/<message_id>/retry")
+@bp.post("/admin/outbox/<uuid:message_id>/retry")
 @require_api("admin")
-def admin_outbox_retry(message_id: str):
+def admin_outbox_retry(message_id: uuid.UUID):
     """Re-queue a dead message (its idempotency key is kept, so the receiver still dedupes)."""
-    if not outbox.requeue(g.organization.id, _uuid(message_id)):
-        raise ApiError(409, "not_dead", "only a dead message can be re-queued")
-    outbox.submit_deliveries([message_id])
+    outcome = outbox.retry_message(g.organization.id, message_id)
+    if outcome != RetryOutcome.REQUEUED:
+        raise retry_refused("message", outcome)
     return jsonify({"status": "pending"})
-
-
-def _inbox_scope():
-    return select(JiraConnection.id).where(JiraConnection.organization_id == g.organization.id)
 
 
 @bp.get("/admin/webhooks")
@@ -67,33 +64,16 @@ def _inbox_scope():
 def admin_webhooks():
     """Webhook deliveries of the workspace's connections (?status=failed|dead|pending...) with counts."""
     status = _status_arg(INBOX_STATUSES)
-    query = select(WebhookDelivery).where(WebhookDelivery.connection_id.in_(_inbox_scope()))
-    if status:
-        query = query.where(WebhookDelivery.status == status)
-    rows = db.session.scalars(query.order_by(WebhookDelivery.received_at.desc()).limit(_limit())).all()
-    counts = dict(db.session.execute(select(WebhookDelivery.status, func.count()).where(
-        WebhookDelivery.connection_id.in_(_inbox_scope())).group_by(WebhookDelivery.status)).all())
-    iso = lambda v: v.isoformat() if v else None  # noqa: E731
-    return jsonify({"counts": counts, "deliveries": [{
-        "id": str(d.id), "connection_id": str(d.connection_id), "delivery_id": d.delivery_id,
-        "event_type": d.event_type, "jira_key": d.jira_key, "status": d.status, "attempts": d.attempts,
-        "last_error": d.last_error, "received_at": iso(d.received_at), "processed_at": iso(d.processed_at),
-        "next_attempt_at": iso(d.next_attempt_at)} for d in rows]})
+    rows = inbox.list_deliveries(g.organization.id, (status,) if status else (), _limit())
+    return jsonify({"counts": inbox.counts(g.organization.id),
+                    "deliveries": [inbox.delivery_view(d) for d, _ in rows]})
 
 
-@bp.post("/admin/webhooks/<delivery_id>/retry")
+@bp.post("/admin/webhooks/<uuid:delivery_id>/retry")
 @require_api("admin")
-def admin_webhook_retry(delivery_id: str):
-    """Re-run a failed or dead delivery now."""
-    from connect_app.platform import jobs
-    from connect_app.tracking import process
-
-    row_id = _uuid(delivery_id)
-    owned = db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.id == row_id,
-                                                               WebhookDelivery.connection_id.in_(_inbox_scope())))
-    if owned is None:  # another workspace's delivery is reported exactly like a missing one
-        raise ApiError(404, "not_found", "no such item")
-    if not inbox.requeue(row_id):
-        raise ApiError(409, "not_failed", "only a failed or dead delivery can be re-run")
-    jobs.submit(process.process_delivery, str(row_id))
+def admin_webhook_retry(delivery_id: uuid.UUID):
+    """Re-run a failed or dead delivery now (another workspace's delivery is reported exactly like a missing one)."""
+    outcome = inbox.retry_delivery(g.organization.id, delivery_id)
+    if outcome != RetryOutcome.REQUEUED:
+        raise retry_refused("delivery", outcome)
     return jsonify({"status": "pending"})

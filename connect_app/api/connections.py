@@ -6,8 +6,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import current_app, g, jsonify, redirect, request
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
 from connect_app.connections import setup
 from connect_app.connections.records import (
     ConnectionSetupError,

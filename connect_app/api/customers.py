@@ -6,8 +6,8 @@ import uuid
 
 from flask import g, jsonify, request
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
 from connect_app.api.params import int_arg, json_body
 from connect_app.customers import records as domain
 from connect_app.errors import ApiError

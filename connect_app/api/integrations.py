@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
 from connect_app.connections import installations
 
 

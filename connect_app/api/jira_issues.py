@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
 from connect_app.api.params import flag, int_arg, list_arg
 from connect_app.atlassian.client import JiraError
 from connect_app.errors import ApiError
-from connect_app.sync import queries as queries
+from connect_app.sync import engine, queries
 
 MAX_LIMIT = 200
 
@@ -31,10 +31,8 @@ def customer_issues(customer_id: str):
         raise ApiError(400, "invalid_parameter", str(exc)) from exc
     refreshed = None
     if flag("refresh"):
-        from connect_app.sync.engine import sync_customer
-
         try:
-            refreshed = sync_customer(customer.id)
+            refreshed = engine.sync_customer(customer.id)
         except JiraError as exc:
             raise ApiError(502, "jira_unavailable", f"the on-demand sync failed: {exc}") from exc
     result = queries.customer_issues(g.organization.id, customer, filters)
@@ -63,6 +61,4 @@ def issue_detail(key: str):
 @require_api()
 def sync_status():
     """Per connection of the workspace: last sync run, counts, errors, watermark and next run."""
-    from connect_app.sync.engine import sync_status as status
-
-    return jsonify({"connections": status(g.organization.id)})
+    return jsonify({"connections": engine.sync_status(g.organization.id)})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
+from connect_app.api.params import flag
 from connect_app.atlassian.client import JiraError
 from connect_app.errors import ApiError
 from connect_app.linking import rule_store
 from connect_app.linking.rules import RuleValidationError
+from connect_app.sync.engine import replace_customer_rules
 from connect_app.sync.queries import workspace_customer
 
 
@@ -37,9 +39,8 @@ def put_linking(customer_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "rules" not in body:
         raise ApiError(400, "invalid_body", 'send {"rules": [...]}')
-    dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
     try:
-        result = rule_store.update_customer_rules(customer, body["rules"], g.principal.user_id, dry_run=dry_run)
+        result = replace_customer_rules(customer, body["rules"], g.principal.user_id, dry_run=flag("dry_run"))
     except RuleValidationError as exc:
         raise ApiError(400, "invalid_rules", str(exc),
                        details=[{"rule": i, "error": m} for i, m in sorted(exc.errors.items())]) from exc

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from flask import g, jsonify, request
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
 from connect_app.errors import ApiError
 from connect_app.models import Notification
+from connect_app.models.types import iso
 from connect_app.tracking import notify
 
 
@@ -20,7 +21,7 @@ def notification_view(notification: Notification) -> dict:
             "title": notification.title, "details": notification.details, "event_id": str(notification.event_id),
             "occurred_at": (notification.details or {}).get("occurred_at"),
             "created_at": notification.created_at.isoformat(),
-            "read_at": notification.read_at.isoformat() if notification.read_at else None}
+            "read_at": iso(notification.read_at)}
 
 
 @bp.get("/jira/notifications")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import jsonify
 
-from connect_app.api import bp
+from connect_app.api.blueprint import bp
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 

@@ -6,8 +6,8 @@ import uuid
 
 from flask import g, jsonify, request
 
-from connect_app.api import bp
 from connect_app.api.auth import require_api
+from connect_app.api.blueprint import bp
 from connect_app.errors import ApiError
 from connect_app.models import Subscription
 from connect_app.tracking import notify
@@ -49,14 +49,10 @@ def list_subscriptions():
                                       "customised": owner is not None}})
 
 
-@bp.delete("/jira/subscriptions/<subscription_id>")
+@bp.delete("/jira/subscriptions/<uuid:subscription_id>")
 @require_api()
-def delete_subscription(subscription_id: str):
+def delete_subscription(subscription_id: uuid.UUID):
     """Remove one of the caller's subscriptions (deleting the owner row restores the defaults)."""
-    try:
-        row_id = uuid.UUID(subscription_id)
-    except ValueError:
-        raise ApiError(404, "not_found", "no such subscription") from None
-    if not notify.unsubscribe(g.organization.id, g.principal.user_id, row_id):
+    if not notify.unsubscribe(g.organization.id, g.principal.user_id, subscription_id):
         raise ApiError(404, "not_found", "no such subscription")
     return "", 204

@@ -7,7 +7,7 @@ import logging
 
 from flask import current_app, jsonify, request
 
-from connect_app.api import bp
+from connect_app.api.blueprint import bp
 from connect_app.atlassian import AtlassianAuthError
 from connect_app.errors import ApiError
 from connect_app.jira_app.connect.auth import app_base_path, raw_request_target

@@ -1,7 +1,8 @@
 """The Jira REST client: one per connection, Cloud (v3) and Server/DC (v2) behind one interface.
 
-Built by `client_for(connection)`. Requests go through atlassian-python-api's `Jira` (URL
-building, default headers, our `requests.Session` with the connection's auth), and every call
+Built by `connect_app.connections.access.jira_client(connection)`. Requests go through
+atlassian-python-api's `Jira` (URL building, default headers, our `requests.Session` with the
+connection's auth), and every call
 passes through `JiraClient._send`, the ONE place with timeouts, retries and error mapping:
 429 and 503 honour `Retry-After`, other transient faults back off exponentially with jitter,
 tries are bounded, and what still fails is raised as a typed `JiraError`.
@@ -32,7 +33,6 @@ from connect_app.atlassian.issue_json import (
     parse_jira_time,
     text_to_adf,
 )
-from connect_app.atlassian.signing import ConnectJwtAuth
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,27 @@ CLOUD_PAGE_MAX = 100  # enhanced search: at most 100 issues per page when fields
 CLOUD_IDS_PAGE_MAX = 5000  # enhanced search: up to 5000 when only ids are requested
 SERVER_PAGE_MAX = 1000  # jira.search.views.default.max on Server/DC
 CHANGELOG_PAGE = 100
+PROJECT_PAGE = 50
+WEBHOOK_PAGE = 100
+
+# Endpoints. Relative paths live under `rest/api/<2|3>/`; those starting with `/rest/` are other
+# REST APIs of the site (the Server/DC admin webhook APIs).
+SEARCH_JQL = "search/jql"  # Cloud's enhanced search (the old /search is gone on Cloud)
+SEARCH = "search"  # Server/DC search, startAt paging
+APPROXIMATE_COUNT = "search/approximate-count"
+ISSUES = "issue"
+ISSUE = "issue/{key}"
+ISSUE_CHANGELOG = "issue/{key}/changelog"
+ISSUE_PROPERTY = "issue/{key}/properties/{prop}"
+FIELDS = "field"
+STATUSES = "status"
+SERVER_INFO = "serverInfo"
+MYSELF = "myself"
+PROJECT_SEARCH = "project/search"
+DYNAMIC_WEBHOOKS = "webhook"  # Cloud dynamic webhooks (OAuth 2.0 and Connect apps)
+DYNAMIC_WEBHOOKS_REFRESH = "webhook/refresh"
+ADMIN_WEBHOOKS_LEGACY = "/rest/webhooks/1.0/webhook"  # Jira Server/DC 8.x and 9.x
+ADMIN_WEBHOOKS_DC10 = "/rest/jira-webhook/1.0/webhooks"  # Jira Data Center 10.0 and later
 
 __all__ = [
     "APP_KEY",
@@ -54,7 +75,6 @@ __all__ = [
     "JiraNotFound",
     "JiraRateLimited",
     "RetryPolicy",
-    "client_for",
     "normalize_issue",
     "parse_jira_time",
 ]
@@ -176,6 +196,8 @@ class JiraClient:
         return self.flavour == "cloud"
 
     def _path(self, path: str) -> str:
+        if path.startswith("/rest/"):
+            return path.lstrip("/")
         return f"rest/api/{self.api_version}/{path.lstrip('/')}"
 
     def _send(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
@@ -241,7 +263,7 @@ class JiraClient:
                     body["expand"] = expand
                 if cursor:
                     body["nextPageToken"] = cursor
-                page = self._json("POST", "search/jql", json=body)
+                page = self._json("POST", SEARCH_JQL, json=body)
                 issues = page.get("issues") or []
                 token = page.get("nextPageToken")
                 cursor = None if page.get("isLast", not token) or not token else token
@@ -250,7 +272,7 @@ class JiraClient:
                 body = {"jql": jql, "fields": fields, "maxResults": size, "startAt": start}
                 if expand:
                     body["expand"] = expand.split(",")
-                page = self._json("POST", "search", json=body)
+                page = self._json("POST", SEARCH, json=body)
                 issues = page.get("issues") or []
                 following = start + len(issues)
                 cursor = following if issues and following < int(page.get("total", 0)) else None
@@ -268,15 +290,15 @@ class JiraClient:
     def approximate_count(self, jql: str) -> int:
         """How many issues match (Cloud: /search/approximate-count; Server: the search total)."""
         if self.is_cloud:
-            return int(self._json("POST", "search/approximate-count", json={"jql": jql})["count"])
-        return int(self._json("POST", "search", json={"jql": jql, "fields": ["id"], "maxResults": 0})["total"])
+            return int(self._json("POST", APPROXIMATE_COUNT, json={"jql": jql})["count"])
+        return int(self._json("POST", SEARCH, json={"jql": jql, "fields": ["id"], "maxResults": 0})["total"])
 
     def validate_jql(self, jql: str) -> None:
         """Ask Jira whether `jql` is valid; raises JiraBadRequest with Jira's errorMessages if not."""
         if self.is_cloud:
-            self._json("POST", "search/jql", json={"jql": jql, "fields": ["id"], "maxResults": 1})
+            self._json("POST", SEARCH_JQL, json={"jql": jql, "fields": ["id"], "maxResults": 1})
         else:
-            self._json("POST", "search", json={"jql": jql, "fields": ["id"], "maxResults": 0,
+            self._json("POST", SEARCH, json={"jql": jql, "fields": ["id"], "maxResults": 0,
                                                "validateQuery": "strict"})
 
     # ---- issues ---------------------------------------------------------------------------
@@ -288,7 +310,7 @@ class JiraClient:
             params["fields"] = ",".join(fields)
         if expand:
             params["expand"] = ",".join(expand)
-        return self._json("GET", f"issue/{quote(key, safe='')}", params=params or None)
+        return self._json("GET", _issue_path(ISSUE, key), params=params or None)
 
     def iter_changelog(self, key: str) -> Iterator[dict]:
         """Every changelog history of an issue, oldest first (Cloud: paged endpoint; Server: expand)."""
@@ -299,7 +321,7 @@ class JiraClient:
             return
         start = 0
         while True:
-            page = self._json("GET", f"issue/{quote(key, safe='')}/changelog",
+            page = self._json("GET", _issue_path(ISSUE_CHANGELOG, key),
                               params={"startAt": start, "maxResults": CHANGELOG_PAGE})
             values = page.get("values") or []
             yield from values
@@ -312,7 +334,7 @@ class JiraClient:
         fields = dict(fields)
         if self.is_cloud and isinstance(fields.get("description"), str):
             fields["description"] = text_to_adf(fields["description"])
-        body = self._json("POST", "issue", json={"fields": fields})
+        body = self._json("POST", ISSUES, json={"fields": fields})
         return {"id": str(body["id"]), "key": body["key"]}
 
     def edit_issue(self, key: str, fields: dict | None = None, update: dict | None = None) -> None:
@@ -324,80 +346,102 @@ class JiraClient:
                 body["fields"]["description"] = text_to_adf(body["fields"]["description"])
         if update:
             body["update"] = update
-        self._send("PUT", f"issue/{quote(key, safe='')}", json=body)
+        self._send("PUT", _issue_path(ISSUE, key), json=body)
 
     def get_issue_property(self, key: str, prop: str) -> Any:
         """The value of an issue entity property, None when it is not set."""
         try:
-            body = self._json("GET", f"issue/{quote(key, safe='')}/properties/{quote(prop, safe='')}")
+            body = self._json("GET", _issue_path(ISSUE_PROPERTY, key, prop))
         except JiraNotFound:
             return None
         return body.get("value")
 
     def set_issue_property(self, key: str, prop: str, value: Any) -> None:
         """PUT an issue entity property (any JSON value)."""
-        self._send("PUT", f"issue/{quote(key, safe='')}/properties/{quote(prop, safe='')}", json=value)
+        self._send("PUT", _issue_path(ISSUE_PROPERTY, key, prop), json=value)
 
     def delete_issue_property(self, key: str, prop: str) -> None:
         """DELETE an issue entity property; absent already is fine."""
-        self._send("DELETE", f"issue/{quote(key, safe='')}/properties/{quote(prop, safe='')}", ok=(404,))
+        self._send("DELETE", _issue_path(ISSUE_PROPERTY, key, prop), ok=(404,))
 
     # ---- site metadata --------------------------------------------------------------------
 
     def get_fields(self) -> list[dict]:
         """GET /field: every system and custom field with its schema."""
-        return self._json("GET", "field")
+        return self._json("GET", FIELDS)
 
     def get_statuses(self) -> list[dict]:
         """GET /status: every status with its category."""
-        return self._json("GET", "status")
+        return self._json("GET", STATUSES)
 
     def server_info(self) -> dict:
         """GET /serverInfo: deployment type, version, serverTime."""
-        return self._json("GET", "serverInfo")
+        return self._json("GET", SERVER_INFO)
 
     def myself(self) -> dict:
         """GET /myself: the user we act as (its timeZone decides how JQL dates are read)."""
-        return self._json("GET", "myself")
+        return self._json("GET", MYSELF)
+
+    def project_keys(self) -> list[str]:
+        """Keys of every project the credentials can browse (GET /project/search, paged)."""
+        return [str(p["key"]) for p in self._paged(PROJECT_SEARCH, PROJECT_PAGE) if p.get("key")]
+
+    # ---- webhooks -------------------------------------------------------------------------
+
+    def register_dynamic_webhooks(self, url: str, webhooks: list[dict]) -> list[dict]:
+        """POST /webhook (Cloud): register dynamic webhooks; Jira's webhookRegistrationResult, one per webhook."""
+        answer = self._json("POST", DYNAMIC_WEBHOOKS, json={"url": url, "webhooks": webhooks}) or {}
+        return [r for r in answer.get("webhookRegistrationResult") or [] if isinstance(r, dict)]
+
+    def list_dynamic_webhooks(self) -> list[dict]:
+        """GET /webhook (Cloud): every dynamic webhook this app registered on the site."""
+        return self._paged(DYNAMIC_WEBHOOKS, WEBHOOK_PAGE)
+
+    def refresh_dynamic_webhooks(self, ids: list[int]) -> str | None:
+        """PUT /webhook/refresh (Cloud): extend dynamic webhooks by 30 days; returns the new expirationDate."""
+        answer = self._json("PUT", DYNAMIC_WEBHOOKS_REFRESH, json={"webhookIds": list(ids)}) or {}
+        return answer.get("expirationDate")
+
+    def delete_dynamic_webhooks(self, ids: list[int]) -> None:
+        """DELETE /webhook (Cloud): remove dynamic webhooks by id."""
+        self._send("DELETE", DYNAMIC_WEBHOOKS, json={"webhookIds": list(ids)})
+
+    def create_admin_webhook(self, api: str, body: dict) -> str | None:
+        """POST an admin webhook through a Server/DC webhook API (`ADMIN_WEBHOOKS_*`); returns its id if Jira gave one.
+
+        Needs a Jira administrator (401/403 otherwise, raised as JiraAuthError).
+        """
+        try:
+            answer = self._json("POST", api, json=body)
+        except ValueError:  # a 2xx without JSON: registered or not, we cannot tell which webhook it is
+            return None
+        return _admin_webhook_id(answer)
+
+    def delete_admin_webhook(self, api: str, hook_id: str) -> None:
+        """DELETE an admin webhook by id through a Server/DC webhook API; absent already is fine."""
+        self._send("DELETE", f"{api}/{quote(str(hook_id), safe='')}", ok=(404,))
+
+    def _paged(self, path: str, page_size: int) -> list[dict]:
+        """Every value of a startAt/isLast paged list endpoint."""
+        values: list[dict] = []
+        while True:
+            page = self._json("GET", path, params={"startAt": len(values), "maxResults": page_size}) or {}
+            batch = page.get("values") or []
+            values.extend(batch)
+            if not batch or page.get("isLast", True):
+                return values
 
 
-def client_for(connection, *, session: requests.Session | None = None, timeout: int = DEFAULT_TIMEOUT_S,
-               retry: RetryPolicy | None = None, token_provider: Callable[[], str] | None = None,
-               api_url: str | None = None, app_key: str = APP_KEY) -> JiraClient:
-    """The client of a JiraConnection, authenticated the way the connection was made.
-
-    connect: Connect JWT signed with the install's shared secret; oauth: Bearer access token
-    against `{api_url}/ex/jira/{cloud_id}` (pass `token_provider` to refresh tokens; default:
-    the stored access token); server: Bearer PAT, or Basic when `auth_user` is set.
-    """
-    session = session or requests.Session()
-    flavour = "server" if connection.kind == "server" or connection.deployment in ("server", "datacenter") \
-        else "cloud"
-    base_url = connection.base_url
-    if connection.kind == "connect":
-        session.auth = ConnectJwtAuth(issuer=app_key, secret=connection.shared_secret, base_url=base_url)
-    elif connection.kind == "oauth":
-        base_url = f"{(api_url or _configured_api_url()).rstrip('/')}/ex/jira/{connection.cloud_id}"
-        if token_provider is None:
-            token = connection.access_token
-            session.headers["Authorization"] = f"Bearer {token}"
-    elif connection.kind == "server":
-        if connection.auth_user:
-            session.auth = (connection.auth_user, connection.api_token)
-        else:
-            session.headers["Authorization"] = f"Bearer {connection.api_token}"
-    else:
-        raise ValueError(f"unknown connection kind {connection.kind!r}")
-    return JiraClient(base_url, flavour=flavour, session=session, timeout=timeout, retry=retry,
-                      token_provider=token_provider)
+def _issue_path(template: str, key: str, prop: str | None = None) -> str:
+    return template.format(key=quote(key, safe=""), prop=quote(prop or "", safe=""))
 
 
-def _configured_api_url() -> str:
-    """ATLASSIAN_API_URL of the running app (factory-level lookup; the client itself gets a value)."""
-    from flask import current_app, has_app_context
+def _admin_webhook_id(body: Any) -> str | None:
+    """The id of a created admin webhook: `id` (DC 10) or the tail of `self` (the 1.0 API)."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("id") is not None:
+        return str(body["id"])
+    tail = str(body.get("self") or "").rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else None
 
-    from connect_app.config import ATLASSIAN_API_URL
-
-    if has_app_context():
-        return current_app.config.get("ATLASSIAN_API_URL") or ATLASSIAN_API_URL
-    return ATLASSIAN_API_URL

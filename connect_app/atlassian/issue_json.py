@@ -13,6 +13,12 @@ STATUS_CATEGORIES = ("new", "indeterminate", "done")
 _OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 
 
+# The issue events of Jira webhooks (Connect, dynamic and admin webhooks alike).
+ISSUE_CREATED = "jira:issue_created"
+ISSUE_UPDATED = "jira:issue_updated"
+ISSUE_DELETED = "jira:issue_deleted"
+ISSUE_EVENTS = (ISSUE_CREATED, ISSUE_UPDATED, ISSUE_DELETED)
+
 def parse_jira_time(value: str | None) -> datetime | None:
     """Jira's '2024-01-15T10:30:00.000+0000' (or ISO 8601) as an aware UTC datetime."""
     if not value:

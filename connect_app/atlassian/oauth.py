@@ -2,7 +2,7 @@
 
 Protocol only: plain values in, plain values out, HTTP through a `requests.Session` with explicit
 timeouts. Storing tokens, who may refresh when, and what a revoked grant means for a connection
-live in `connect_app.oauth_connections`.
+live in `connect_app.connections.oauth_tokens`.
 
 Endpoints (https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo):
 - authorize: `{auth_url}/authorize?audience=api.atlassian.com&client_id&scope&redirect_uri&state
@@ -22,13 +22,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
-
-from connect_app.models.types import utcnow
 
 AUDIENCE = "api.atlassian.com"
 # Classic scopes: read and write issues, read users, register dynamic webhooks, and a refresh token.
@@ -79,6 +77,11 @@ class Site:
     def is_jira(self) -> bool:
         """Whether the grant covers Jira on this site."""
         return any(marker in scope for scope in self.scopes for marker in JIRA_SCOPE_MARKERS)
+
+
+def site_api_url(api_url: str, cloud_id: str) -> str:
+    """The REST base of one Cloud site for OAuth 2.0 calls: `{api_url}/ex/jira/{cloudId}`."""
+    return f"{api_url.rstrip('/')}/ex/jira/{cloud_id}"
 
 
 def new_pkce_pair() -> tuple[str, str]:
@@ -158,7 +161,7 @@ class OAuthClient:
             description = payload.get("error_description", "") if isinstance(payload, dict) else ""
             raise OAuthError(response.status_code, str(error or f"http_{response.status_code}"),
                              str(description)[:300])
-        return _token_set(payload, utcnow())
+        return _token_set(payload, datetime.now(UTC))
 
     def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str | None) -> TokenSet:
         """Trade an authorization code (and its PKCE verifier) for tokens."""

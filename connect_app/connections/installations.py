@@ -8,11 +8,12 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
+from connect_app.connections.records import find_tenant
 from connect_app.connections.retention import UNINSTALL_RETENTION
 from connect_app.extensions import db
-from connect_app.models import AuditEntry, JiraConnection, LinkCode
+from connect_app.models import AuditEntry, ConnectionKind, ConnectionStatus, JiraConnection, LinkCode
 from connect_app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,19 +44,12 @@ def validate_install_payload(payload: Any, app_key: str) -> dict[str, Any]:
     return payload
 
 
-def find_connect_connection(client_key: str) -> JiraConnection | None:
-    """The Connect connection of a clientKey, in any state."""
-    return db.session.scalar(
-        select(JiraConnection).where(JiraConnection.kind == "connect", JiraConnection.client_key == client_key)
-    )
-
-
 def record_install(payload: dict[str, Any]) -> JiraConnection:
     """Create or refresh the connection of a verified `installed` event."""
-    connection = find_connect_connection(payload["clientKey"])
+    connection = find_tenant(payload["clientKey"], live_only=False)
     created = connection is None
     if created:
-        connection = JiraConnection(kind="connect", client_key=payload["clientKey"])
+        connection = JiraConnection(kind=ConnectionKind.CONNECT, client_key=payload["clientKey"])
         db.session.add(connection)
     connection.base_url = payload["baseUrl"].rstrip("/")
     connection.display_url = (payload.get("displayUrl") or payload["baseUrl"]).rstrip("/")
@@ -63,7 +57,7 @@ def record_install(payload: dict[str, Any]) -> JiraConnection:
     connection.shared_secret = payload["sharedSecret"]
     connection.deployment = "cloud"
     connection.server_version = payload.get("serverVersion")
-    connection.status = "active" if connection.organization_id else "pending"
+    connection.status = ConnectionStatus.ACTIVE if connection.organization_id else ConnectionStatus.PENDING
     connection.installed_at = utcnow()
     connection.uninstalled_at = None
     connection.purge_after = None
@@ -77,7 +71,7 @@ def record_install(payload: dict[str, Any]) -> JiraConnection:
 def record_uninstall(connection: JiraConnection) -> None:
     """Disable a connection; its data is kept for the retention period, then purged by a job."""
     now = utcnow()
-    connection.status = "uninstalled"
+    connection.status = ConnectionStatus.UNINSTALLED
     connection.uninstalled_at = now
     connection.purge_after = now + UNINSTALL_RETENTION
     _audit(connection, "connection.uninstalled", {"purge_after": connection.purge_after.isoformat()})
@@ -88,9 +82,9 @@ def record_uninstall(connection: JiraConnection) -> None:
 def set_enabled(connection: JiraConnection, enabled: bool) -> None:
     """Record the app being enabled or disabled on the site."""
     if enabled:
-        connection.status = "active" if connection.organization_id else "pending"
+        connection.status = ConnectionStatus.ACTIVE if connection.organization_id else ConnectionStatus.PENDING
     else:
-        connection.status = "disabled"
+        connection.status = ConnectionStatus.DISABLED
     _audit(connection, "connection.enabled" if enabled else "connection.disabled", {})
     db.session.commit()
 
@@ -130,8 +124,8 @@ def link_with_code(connection: JiraConnection, code: str, jira_account_id: str |
         db.session.rollback()
         raise LinkCodeError("this Jira site is already linked to another workspace")
     connection.organization_id = claimed
-    if connection.status == "pending":
-        connection.status = "active"
+    if connection.status == ConnectionStatus.PENDING:
+        connection.status = ConnectionStatus.ACTIVE
     db.session.add(AuditEntry(organization_id=claimed, connection_id=connection.id, actor_type="jira_user",
                               actor_id=jira_account_id, action="connection.linked", target_type="jira_connection",
                               target_id=str(connection.id), details={"base_url": connection.base_url}))

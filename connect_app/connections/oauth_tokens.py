@@ -43,7 +43,7 @@ from connect_app.connections.records import (
     notify_admins_needs_reauth,
 )
 from connect_app.extensions import db
-from connect_app.models import JiraConnection
+from connect_app.models import ConnectionKind, ConnectionStatus, JiraConnection
 from connect_app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ REVOKED_MESSAGE = ("Atlassian refused the refresh token (invalid_grant): access 
 def _family(connection: JiraConnection):
     """WHERE clause selecting every connection sharing this connection's OAuth grant."""
     if connection.auth_user:
-        return (JiraConnection.kind == "oauth", JiraConnection.organization_id == connection.organization_id,
+        return (JiraConnection.kind == ConnectionKind.OAUTH,
+                JiraConnection.organization_id == connection.organization_id,
                 JiraConnection.auth_user == connection.auth_user)
     return (JiraConnection.id == connection.id,)
 
@@ -89,11 +90,11 @@ def access_token(connection_id, settings: ConnectSettings, *, force_refresh: boo
     while True:
         with _session() as session:
             connection = session.get(JiraConnection, connection_id)
-            if connection is None or connection.kind != "oauth":
+            if connection is None or connection.kind != ConnectionKind.OAUTH:
                 raise TokenUnavailable("no such OAuth connection")
-            if connection.status == "needs_reauth":
+            if connection.status == ConnectionStatus.NEEDS_REAUTH:
                 raise NeedsReauth(connection.last_error or REVOKED_MESSAGE)
-            if connection.status == "uninstalled":
+            if connection.status == ConnectionStatus.UNINSTALLED:
                 raise TokenUnavailable("the connection was disconnected")
             version = connection.token_version
             if seen_version is None:
@@ -175,7 +176,7 @@ def _mark_needs_reauth(connection: JiraConnection, lease: int, reason: str) -> N
     with _session() as session:
         members = list(session.scalars(
             update(JiraConnection).where(*_family(connection), JiraConnection.token_version == lease)
-            .values(status="needs_reauth", access_token=None, refresh_token=None, token_expires_at=None,
+            .values(status=ConnectionStatus.NEEDS_REAUTH, access_token=None, refresh_token=None, token_expires_at=None,
                     token_version=lease + 1, last_error=reason, updated_at=utcnow())
             .returning(JiraConnection)
             .execution_options(synchronize_session=False)

@@ -12,11 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from connect_app.config import ATLASSIAN_API_URL, ATLASSIAN_AUTH_URL
 from connect_app.extensions import db
-from connect_app.models import AuditEntry, JiraConnection, OutboxMessage
+from connect_app.models import (
+    LIVE_STATUSES,
+    AuditEntry,
+    ConnectionKind,
+    ConnectionStatus,
+    JiraConnection,
+    OutboxMessage,
+)
+from connect_app.models.types import iso
 
 CALLBACK_PATH = "/api/integrations/jira/callback"
 WEBHOOK_PATH = "/api/integrations/jira/webhook"
@@ -64,8 +73,6 @@ class ConnectSettings:
 
 def current_settings() -> ConnectSettings:
     """Settings of the running app (for jobs and factories that are not handed settings)."""
-    from flask import current_app
-
     return ConnectSettings.from_config(current_app.config)
 
 
@@ -125,6 +132,26 @@ def find_connection(organization_id: str, connection_id: str) -> JiraConnection:
     return connection
 
 
+def find_tenant(client_key: str | None = None, *, connection_id: uuid.UUID | None = None,
+                live_only: bool = True) -> JiraConnection | None:
+    """The one tenant lookup: a connection by its Connect clientKey or by id.
+
+    `live_only` (the default) answers only for sites that may still prove who they are
+    (pending, active, disabled): an uninstalled site's tokens and webhooks are refused.
+    Lifecycle events pass `live_only=False` to find a site in any state.
+    """
+    if (client_key is None) == (connection_id is None):
+        raise ValueError("find_tenant needs exactly one of client_key and connection_id")
+    if client_key is not None:
+        query = select(JiraConnection).where(JiraConnection.kind == ConnectionKind.CONNECT,
+                                             JiraConnection.client_key == client_key)
+    else:
+        query = select(JiraConnection).where(JiraConnection.id == connection_id)
+    if live_only:
+        query = query.where(JiraConnection.status.in_(LIVE_STATUSES))
+    return db.session.scalar(query)
+
+
 def list_connections(organization_id: str) -> list[JiraConnection]:
     """Every connection of the workspace, newest first."""
     return list(db.session.scalars(
@@ -133,32 +160,28 @@ def list_connections(organization_id: str) -> list[JiraConnection]:
     ))
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
 def serialize_connection(connection: JiraConnection) -> dict[str, Any]:
     """What the API shows of a connection: status and shape, never a secret."""
     webhooks = connection.webhooks or []
     return {
         "id": str(connection.id), "kind": connection.kind, "status": connection.status,
-        "needs_reauth": connection.status == "needs_reauth",
+        "needs_reauth": connection.status == ConnectionStatus.NEEDS_REAUTH,
         "site_url": connection.display_url or connection.base_url, "api_base_url": connection.base_url,
         "cloud_id": connection.cloud_id, "deployment": connection.deployment,
         "server_version": connection.server_version,
         "auth": _auth_kind(connection),
-        "token_expires_at": _iso(connection.token_expires_at),
+        "token_expires_at": iso(connection.token_expires_at),
         "webhooks": [{k: v for k, v in hook.items() if k in ("id", "kind", "api", "manual", "events", "jql")}
                      for hook in webhooks],
-        "webhooks_expire_at": _iso(connection.webhooks_expire_at),
+        "webhooks_expire_at": iso(connection.webhooks_expire_at),
         "last_error": connection.last_error,
-        "created_at": _iso(connection.created_at), "updated_at": _iso(connection.updated_at),
+        "created_at": iso(connection.created_at), "updated_at": iso(connection.updated_at),
     }
 
 
 def _auth_kind(connection: JiraConnection) -> str:
-    if connection.kind == "connect":
+    if connection.kind == ConnectionKind.CONNECT:
         return "connect_jwt"
-    if connection.kind == "oauth":
+    if connection.kind == ConnectionKind.OAUTH:
         return "oauth2"
     return "basic" if connection.auth_user else "personal_access_token"

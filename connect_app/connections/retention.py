@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from connect_app.extensions import db
-from connect_app.models import AuditEntry, JiraConnection
+from connect_app.models import AuditEntry, ConnectionStatus, JiraConnection
 from connect_app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def purge_uninstalled_connections(now: datetime | None = None) -> int:
     now = now or utcnow()
     doomed = db.session.execute(
         select(JiraConnection.id, JiraConnection.organization_id, JiraConnection.base_url).where(
-            JiraConnection.status == "uninstalled", JiraConnection.purge_after <= now
+            JiraConnection.status == ConnectionStatus.UNINSTALLED, JiraConnection.purge_after <= now
         )
     ).all()
     for connection_id, organization_id, base_url in doomed:

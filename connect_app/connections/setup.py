@@ -23,6 +23,7 @@ from connect_app.atlassian.oauth import (
     authorize_url,
     new_pkce_pair,
     sign_state,
+    site_api_url,
     verify_state,
 )
 from connect_app.connections.access import jira_client
@@ -44,7 +45,7 @@ from connect_app.connections.webhook_registration import (
     version_tuple,
 )
 from connect_app.extensions import db
-from connect_app.models import JiraConnection, OAuthState
+from connect_app.models import ConnectionKind, ConnectionStatus, JiraConnection, OAuthState
 from connect_app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -117,29 +118,30 @@ def connect_server(organization_id: str, user_id: str, *, base_url: str, token: 
     except UnsafeUrl as exc:
         raise ConnectionSetupError(422, "unsafe_base_url", str(exc)) from None
     # Not added to the session: a stand-in that gives the client its URL and credentials for the checks.
-    probe = JiraConnection(kind="server", base_url=url, deployment="server", api_token=token, auth_user=username)
+    probe = JiraConnection(kind=ConnectionKind.SERVER, base_url=url, deployment="server", api_token=token,
+                           auth_user=username)
     client = jira_client(probe, settings=settings, retry=RetryPolicy(max_tries=2), timeout=PROBE_TIMEOUT_S)
     deployment, version = check_server_version(_probe(client.server_info, "GET /rest/api/2/serverInfo", url))
     me = _probe(client.myself, "GET /rest/api/2/myself", url)
 
     connection = db.session.scalar(select(JiraConnection).where(
-        JiraConnection.organization_id == organization_id, JiraConnection.kind == "server",
+        JiraConnection.organization_id == organization_id, JiraConnection.kind == ConnectionKind.SERVER,
         JiraConnection.base_url == url))
     created = connection is None
     if created:
-        connection = JiraConnection(organization_id=organization_id, kind="server", base_url=url)
+        connection = JiraConnection(organization_id=organization_id, kind=ConnectionKind.SERVER, base_url=url)
         db.session.add(connection)
     connection.display_url = url
     connection.deployment = deployment
     connection.server_version = version
     connection.api_token = token
     connection.auth_user = username
-    connection.status = "active"
+    connection.status = ConnectionStatus.ACTIVE
     connection.last_error = None
     connection.installed_at, connection.uninstalled_at, connection.purge_after = utcnow(), None, None
     db.session.flush()
     audit(connection, "connection.created" if created else "connection.reconnected", actor_type="cscx_user",
-          actor_id=user_id, details={"kind": "server", "base_url": url, "version": version,
+          actor_id=user_id, details={"kind": ConnectionKind.SERVER, "base_url": url, "version": version,
                                      "auth": "basic" if username else "personal_access_token",
                                      "jira_user": me.get("name") or me.get("key")})
     db.session.commit()
@@ -236,15 +238,16 @@ def finish_oauth(*, state: str | None, code: str | None, error: str | None,
     for site in sites:
         connection = db.session.scalar(select(JiraConnection).where(
             JiraConnection.organization_id == organization_id, JiraConnection.cloud_id == site.cloud_id))
-        if connection is not None and connection.kind != "oauth":
+        if connection is not None and connection.kind != ConnectionKind.OAUTH:
             skipped.append({"cloud_id": site.cloud_id, "site_url": site.url,
                             "reason": "already connected to this workspace through the Connect app"})
             continue
         created = connection is None
         if created:
-            connection = JiraConnection(organization_id=organization_id, kind="oauth", cloud_id=site.cloud_id)
+            connection = JiraConnection(organization_id=organization_id, kind=ConnectionKind.OAUTH,
+                                        cloud_id=site.cloud_id)
             db.session.add(connection)
-        connection.base_url = f"{settings.api_url}/ex/jira/{site.cloud_id}"
+        connection.base_url = site_api_url(settings.api_url, site.cloud_id)
         connection.display_url = site.url.rstrip("/") or None
         connection.deployment = "cloud"
         connection.access_token, connection.refresh_token = tokens.access_token, tokens.refresh_token
@@ -252,11 +255,11 @@ def finish_oauth(*, state: str | None, code: str | None, error: str | None,
         connection.scopes = tokens.scopes or site.scopes
         connection.token_version = 0
         connection.auth_user = grant
-        connection.status, connection.last_error = "active", None
+        connection.status, connection.last_error = ConnectionStatus.ACTIVE, None
         connection.installed_at, connection.uninstalled_at, connection.purge_after = utcnow(), None, None
         db.session.flush()
         audit(connection, "connection.created" if created else "connection.reauthorized", actor_type="cscx_user",
-              actor_id=user_id, details={"kind": "oauth", "site_url": site.url, "cloud_id": site.cloud_id})
+              actor_id=user_id, details={"kind": ConnectionKind.OAUTH, "site_url": site.url, "cloud_id": site.cloud_id})
         connections.append(connection)
     db.session.commit()
     log.info("connection.oauth_connected", extra={"connection_ids": [str(c.id) for c in connections]})
@@ -283,17 +286,17 @@ def disconnect(organization_id: str, connection_id: str, user_id: str, settings:
     history survive a quick reconnect; the retention job purges it afterwards.
     """
     connection = find_connection(organization_id, connection_id)
-    if connection.kind == "connect":
+    if connection.kind == ConnectionKind.CONNECT:
         raise ConnectionSetupError(409, "connect_install", "this site is connected through the Connect app: "
                                    "a Jira admin disconnects it by uninstalling the app in Jira (Manage apps)")
-    if connection.status == "uninstalled":
+    if connection.status == ConnectionStatus.UNINSTALLED:
         return connection
     cleanup = "failed"
     try:
         client = jira_client(connection, settings=settings)
-        if connection.kind == "server":
+        if connection.kind == ConnectionKind.SERVER:
             delete_server_webhooks(connection, client)
-        elif connection.status == "active":
+        elif connection.status == ConnectionStatus.ACTIVE:
             delete_dynamic_webhooks(connection, client)
         cleanup = "attempted"
     except (UnsafeUrl, JiraError, NeedsReauth, TokenUnavailable) as exc:
@@ -306,7 +309,7 @@ def disconnect(organization_id: str, connection_id: str, user_id: str, settings:
     # +2 keeps the parity and defeats the compare-and-swap of any refresh still in flight.
     connection.token_version = (connection.token_version or 0) + 2
     connection.webhooks, connection.webhooks_expire_at = [], None
-    connection.status, connection.uninstalled_at = "uninstalled", now
+    connection.status, connection.uninstalled_at = ConnectionStatus.UNINSTALLED, now
     connection.purge_after = now + UNINSTALL_RETENTION
     audit(connection, "connection.disconnected", actor_type="cscx_user", actor_id=user_id,
           details={"jira_cleanup": cleanup, "purge_after": connection.purge_after.isoformat()})

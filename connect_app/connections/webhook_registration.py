@@ -21,25 +21,28 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-import requests
 from sqlalchemy import select
 
-from connect_app.atlassian.client import JiraClient, JiraError
+from connect_app.atlassian.client import (
+    ADMIN_WEBHOOKS_DC10,
+    ADMIN_WEBHOOKS_LEGACY,
+    JiraAuthError,
+    JiraClient,
+    JiraError,
+)
+from connect_app.atlassian.issue_json import ISSUE_EVENTS
+from connect_app.atlassian.jql import jql_string
 from connect_app.connections.access import jira_client
 from connect_app.connections.records import ConnectSettings, NeedsReauth, TokenUnavailable, audit, current_settings
 from connect_app.extensions import db
-from connect_app.models import JiraConnection
+from connect_app.models import ConnectionKind, ConnectionStatus, JiraConnection
 from connect_app.models.types import utcnow
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_NAME = "CSCX.AI issue tracking"
-ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
-LEGACY_API = "/rest/webhooks/1.0/webhook"  # Jira Server/DC 8.x and 9.x (and Cloud admin webhooks)
-DC10_API = "/rest/jira-webhook/1.0/webhooks"  # Jira Data Center 10.0 and later
 DYNAMIC_LIFETIME = timedelta(days=30)
 REFRESH_MARGIN = timedelta(days=10)  # refresh dynamic webhooks when less than this is left
-ADMIN_TIMEOUT_S = 15
 MANUAL_WHERE = "Jira administration > System > WebHooks > Create a WebHook"
 
 
@@ -57,25 +60,15 @@ def version_tuple(version: str | None) -> tuple[int, ...]:
 def server_webhook_api(version: str | None) -> str:
     """The admin webhook REST path for a Server/DC version (10.0 moved it)."""
     numbers = version_tuple(version)
-    return DC10_API if numbers and numbers[0] >= 10 else LEGACY_API
+    return ADMIN_WEBHOOKS_DC10 if numbers and numbers[0] >= 10 else ADMIN_WEBHOOKS_LEGACY
 
 
 def _server_body(api: str, url: str, secret: str) -> dict[str, Any]:
-    if api == DC10_API:
+    if api == ADMIN_WEBHOOKS_DC10:
         return {"name": WEBHOOK_NAME, "url": url, "events": list(ISSUE_EVENTS), "active": True,
                 "configuration": {"FILTERS": "", "EXCLUDE_BODY": "false"}, "secret": secret}
     return {"name": WEBHOOK_NAME, "url": url, "events": list(ISSUE_EVENTS), "enabled": True, "excludeBody": False,
             "filters": {"issue-related-events-section": ""}, "secret": secret}
-
-
-def _server_hook_id(body: Any) -> str | None:
-    if not isinstance(body, dict):
-        return None
-    if body.get("id") is not None:
-        return str(body["id"])
-    self_url = str(body.get("self") or "")  # 1.0 answers with the webhook's self URL
-    tail = self_url.rstrip("/").rsplit("/", 1)[-1]
-    return tail if tail.isdigit() else None
 
 
 def manual_settings(url: str, secret: str) -> dict[str, Any]:
@@ -95,22 +88,22 @@ def register_server_webhook(connection: JiraConnection, client: JiraClient, sett
     secret = secrets.token_urlsafe(32)
     url = settings.webhook_url(connection.id)
     api = server_webhook_api(connection.server_version)
-    reason = None
+    hook_id, reason = None, None
     try:
-        response = client.session.post(f"{client.base_url}{api}", json=_server_body(api, url, secret),
-                                       timeout=ADMIN_TIMEOUT_S, allow_redirects=False)
-    except requests.RequestException as exc:
-        response, reason = None, f"the webhook API could not be reached ({type(exc).__name__})"
-    hook_id = _server_hook_id(_json_or_none(response)) if response is not None and response.ok else None
+        hook_id = client.create_admin_webhook(api, _server_body(api, url, secret))
+    except JiraAuthError:
+        reason = "the token's user is not a Jira administrator"
+    except JiraError as exc:
+        reason = ("the webhook API could not be reached" if exc.status == 0
+                  else f"the webhook API answered {exc.status}")
+    if hook_id is None and reason is None:
+        reason = "the webhook API answered without the new webhook's id"
     connection.webhook_secret = secret
     if hook_id is not None:
         connection.webhooks = [{"kind": "server", "api": api, "id": hook_id, "events": list(ISSUE_EVENTS),
                                 "jql": ""}]
         result: dict[str, Any] = {"registered": True, "id": hook_id, "api": api}
     else:
-        if reason is None and response is not None:
-            reason = ("the token's user is not a Jira administrator" if response.status_code in (401, 403)
-                      else f"the webhook API answered {response.status_code}")
         connection.webhooks = [{"kind": "server", "api": api, "manual": True, "events": list(ISSUE_EVENTS),
                                 "jql": ""}]
         result = {"registered": False, "reason": reason, "manual": manual_settings(url, secret)}
@@ -128,60 +121,33 @@ def delete_server_webhooks(connection: JiraConnection, client: JiraClient) -> No
         if hook.get("kind") != "server" or not hook.get("id"):
             continue
         try:
-            client.session.delete(f"{client.base_url}{hook.get('api') or LEGACY_API}/{hook['id']}",
-                                  timeout=ADMIN_TIMEOUT_S, allow_redirects=False)
-        except requests.RequestException:
-            log.warning("webhook.server_delete_failed", extra={"connection_id": str(connection.id)})
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+            client.delete_admin_webhook(hook.get("api") or ADMIN_WEBHOOKS_LEGACY, hook["id"])
+        except JiraError as exc:
+            log.warning("webhook.server_delete_failed", extra={"connection_id": str(connection.id),
+                                                               "status": exc.status})
 
 
 # ---- Cloud dynamic webhooks (OAuth 2.0) ---------------------------------------------------
 
-def _jql_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def project_keys(client: JiraClient) -> list[str]:
-    """Keys of every project the grant can see (GET /project/search, paged)."""
-    keys: list[str] = []
-    start = 0
-    while True:
-        # JiraClient has no project listing; _json is its one send path (retries, typed errors, token hook).
-        page = client._json("GET", "project/search", params={"startAt": start, "maxResults": 50})
-        values = page.get("values") or []
-        keys.extend(str(p["key"]) for p in values if p.get("key"))
-        start += len(values)
-        if not values or page.get("isLast", True):
-            return keys
-
-
 def dynamic_jql(keys: list[str]) -> str:
     """The dynamic webhook filter: only `project IN (...)`, a form the dynamic webhook API accepts."""
-    return "project IN (" + ", ".join(_jql_string(k) for k in sorted(keys)) + ")"
+    return "project IN (" + ", ".join(jql_string(k) for k in sorted(keys)) + ")"
 
 
 def register_dynamic_webhooks(connection: JiraConnection, client: JiraClient, settings: ConnectSettings
                               ) -> dict[str, Any]:
     """Register the dynamic webhook of an OAuth connection (replacing ours from before); commits."""
     delete_dynamic_webhooks(connection, client)
-    keys = project_keys(client)
+    keys = client.project_keys()
     if not keys:
         connection.webhooks, connection.webhooks_expire_at = [], None
         db.session.commit()
         return {"registered": False, "reason": "the grant sees no project; nothing to watch yet"}
     jql = dynamic_jql(keys)
-    body = {"url": settings.webhook_url(connection.id),
-            "webhooks": [{"events": list(ISSUE_EVENTS), "jqlFilter": jql}]}
-    answer = client._json("POST", "webhook", json=body) or {}
-    results = answer.get("webhookRegistrationResult") or []
-    ids = [r["createdWebhookId"] for r in results if isinstance(r, dict) and r.get("createdWebhookId") is not None]
-    errors = [e for r in results if isinstance(r, dict) for e in r.get("errors") or []]
+    results = client.register_dynamic_webhooks(settings.webhook_url(connection.id),
+                                                [{"events": list(ISSUE_EVENTS), "jqlFilter": jql}])
+    ids = [r["createdWebhookId"] for r in results if r.get("createdWebhookId") is not None]
+    errors = [e for r in results for e in r.get("errors") or []]
     connection.webhooks = [{"kind": "dynamic", "id": i, "events": list(ISSUE_EVENTS), "jql": jql} for i in ids]
     connection.webhooks_expire_at = utcnow() + DYNAMIC_LIFETIME if ids else None
     audit(connection, "connection.webhook_registered",
@@ -203,7 +169,7 @@ def delete_dynamic_webhooks(connection: JiraConnection, client: JiraClient) -> N
     if not ids:
         return
     try:
-        client._json("DELETE", "webhook", json={"webhookIds": ids})
+        client.delete_dynamic_webhooks(ids)
     except (JiraError, NeedsReauth, TokenUnavailable) as exc:
         log.warning("webhook.dynamic_delete_failed", extra={"connection_id": str(connection.id),
                                                             "error": type(exc).__name__})
@@ -215,28 +181,15 @@ def refresh_dynamic_webhooks(connection: JiraConnection, client: JiraClient, set
     if not ids:
         register_dynamic_webhooks(connection, client, settings)
         return "registered"
-    registered = {int(h["id"]) for h in _list_dynamic(client)}
+    registered = {int(h["id"]) for h in client.list_dynamic_webhooks()}
     if not set(ids) <= registered:
         register_dynamic_webhooks(connection, client, settings)
         return "re-registered"
-    answer = client._json("PUT", "webhook/refresh", json={"webhookIds": ids}) or {}
+    expiration = client.refresh_dynamic_webhooks(ids)
     connection.webhooks_expire_at = utcnow() + DYNAMIC_LIFETIME
-    audit(connection, "connection.webhook_refreshed", details={"ids": ids,
-                                                                "expiration": answer.get("expirationDate")})
+    audit(connection, "connection.webhook_refreshed", details={"ids": ids, "expiration": expiration})
     db.session.commit()
     return "refreshed"
-
-
-def _list_dynamic(client: JiraClient) -> list[dict]:
-    hooks: list[dict] = []
-    start = 0
-    while True:
-        page = client._json("GET", "webhook", params={"startAt": start, "maxResults": 100}) or {}
-        values = page.get("values") or []
-        hooks.extend(values)
-        start += len(values)
-        if not values or page.get("isLast", True):
-            return hooks
 
 
 def refresh_expiring_webhooks(margin_days: float | None = None) -> dict[str, int]:
@@ -244,7 +197,7 @@ def refresh_expiring_webhooks(margin_days: float | None = None) -> dict[str, int
     settings = current_settings()
     margin = timedelta(days=margin_days) if margin_days is not None else REFRESH_MARGIN
     due = list(db.session.scalars(select(JiraConnection).where(
-        JiraConnection.kind == "oauth", JiraConnection.status == "active",
+        JiraConnection.kind == ConnectionKind.OAUTH, JiraConnection.status == ConnectionStatus.ACTIVE,
         (JiraConnection.webhooks_expire_at.is_(None)) | (JiraConnection.webhooks_expire_at < utcnow() + margin),
     )))
     counts = {"due": len(due), "refreshed": 0, "registered": 0, "failed": 0}

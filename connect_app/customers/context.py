@@ -1,27 +1,20 @@
-"""A customer's Jira context for CSCX.AI: open issue counts and issue health, pushed when it changes.
+"""A customer's Jira context for CSCX.AI: open issue counts and issue health.
 
-`issue_health` is plain arithmetic over the open issues' priorities; `refresh_contexts` computes
-the context of some customers and queues a `customer.context` push for each one whose context
-differs from the last one queued. The idempotency key chains each push to the previous one, so
-two workers that observe the same change queue it once.
+`issue_health` is plain arithmetic over the open issues' priorities; `context_of` reads the
+customer's linked issues. Tracking pushes the context when it changes (`tracking.contexts`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import uuid
-from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from connect_app.delivery import outbox
 from connect_app.extensions import db
-from connect_app.models import Customer, JiraCustomerLink, JiraIssue, OutboxMessage
-from connect_app.models.types import utcnow
+from connect_app.models import Customer, JiraCustomerLink, JiraIssue
 
-TOPIC = "customer.context"
 # Points an open issue takes off a perfect 100, by priority.
 PRIORITY_WEIGHT = {"blocker": 30, "highest": 25, "critical": 25, "high": 12, "major": 12, "medium": 5,
                    "low": 2, "minor": 2, "lowest": 1, "trivial": 1}
@@ -61,37 +54,6 @@ def context_of(customer: Customer) -> dict[str, Any]:
     }
 
 
-def _digest(context: dict[str, Any]) -> str:
+def digest(context: dict[str, Any]) -> str:
+    """A short fingerprint of a context: equal contexts, equal digests."""
     return hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def refresh_contexts(customer_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
-    """Queue a context push for each of these customers whose context changed; commits; returns new message ids."""
-    queued: list[uuid.UUID] = []
-    for customer_id in sorted({str(c) for c in customer_ids}):
-        # A no-op UPDATE of the customer row is a per-customer mutex on both backends (a row lock on
-        # PostgreSQL, the write lock on SQLite), held until commit: contexts are computed one at a
-        # time, each after the previous one's commit, so the newest `computed_at` has the newest data.
-        locked = db.session.execute(update(Customer).where(Customer.id == uuid.UUID(customer_id))
-                                    .values(updated_at=Customer.updated_at)).rowcount
-        customer = db.session.get(Customer, uuid.UUID(customer_id), populate_existing=True) if locked else None
-        if customer is None:
-            db.session.rollback()
-            continue
-        context = context_of(customer)
-        digest = _digest(context)
-        if customer.jira_context_digest == digest:
-            db.session.commit()
-            continue
-        key = f"customer-context:{customer.id}:{digest}:{customer.jira_context_message_id or 'first'}"
-        message_id = outbox.add_message(customer.organization_id, TOPIC, key, {
-            "context": context, "digest": digest, "computed_at": utcnow().isoformat()})
-        if message_id:
-            queued.append(message_id)
-        else:  # already queued under this key (by another worker before a crash): remember that one
-            message_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
-        # Remember what was queued without touching updated_at (CSCX.AI's timestamp of the customer data).
-        db.session.execute(update(Customer).where(Customer.id == customer.id).values(
-            jira_context_digest=digest, jira_context_message_id=message_id, updated_at=Customer.updated_at))
-        db.session.commit()
-    return queued

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from connect_app.extensions import db
 from connect_app.models import TIERS, Customer
+from connect_app.models.types import iso
 
 MAX_BATCH = 5000
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -281,9 +282,9 @@ def serialize_customer(customer: Customer) -> dict[str, Any]:
         "arr": float(customer.arr or 0),
         "tier": customer.tier,
         "health_score": customer.health_score,
-        "renewal_date": customer.renewal_date.isoformat() if customer.renewal_date else None,
+        "renewal_date": iso(customer.renewal_date),
         "csm_owner_id": customer.csm_owner_id,
         "csm_owner_email": customer.csm_owner_email,
         "stakeholders": customer.stakeholders or [],
-        "updated_at": customer.updated_at.isoformat() if customer.updated_at else None,
+        "updated_at": iso(customer.updated_at),
     }

@@ -30,8 +30,9 @@ from sqlalchemy import and_, func, or_, select, update
 
 from connect_app.extensions import db
 from connect_app.models import OutboxMessage
-from connect_app.models.types import utcnow
-from connect_app.platform import claims
+from connect_app.models.types import iso, utcnow
+from connect_app.platform import claims, jobs
+from connect_app.platform.claims import RetryOutcome
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def verify_signature(secret: str, header: str, body: bytes, *, tolerance_s: floa
 def envelope(message: OutboxMessage) -> dict[str, Any]:
     """The JSON body of a push."""
     return {"id": message.idempotency_key, "topic": message.topic, "workspace": message.organization_id,
-            "created_at": message.created_at.isoformat() if message.created_at else None,
+            "created_at": iso(message.created_at),
             "attempt": message.attempts, "data": message.payload}
 
 
@@ -164,8 +165,6 @@ def add_message(organization_id: str, topic: str, idempotency_key: str, payload:
 
 def submit_deliveries(message_ids) -> None:
     """Start delivery jobs for committed messages (the sweep catches any this misses)."""
-    from connect_app.platform import jobs
-
     if not message_ids or provider_for() is None:
         return
     for message_id in message_ids:
@@ -249,19 +248,24 @@ def list_messages(organization_id: str, status: str | None = None, limit: int = 
     return list(db.session.scalars(query.order_by(OutboxMessage.created_at.desc()).limit(limit)))
 
 
-def requeue(organization_id: str, message_id: uuid.UUID) -> bool:
-    """Give a dead message a fresh start (admin action); True if it was dead."""
+def retry_message(organization_id: str, message_id: uuid.UUID) -> RetryOutcome:
+    """Admin action: give one of the workspace's dead messages a fresh start (same idempotency key), and send it."""
     result = db.session.execute(update(OutboxMessage).where(
         OutboxMessage.id == message_id, OutboxMessage.organization_id == organization_id,
         OutboxMessage.status == "dead").values(status="pending", attempts=0, next_attempt_at=utcnow(),
                                                created_at=utcnow(), last_error=None))
     db.session.commit()
-    return result.rowcount == 1
+    if result.rowcount == 1:
+        log.info("outbox.retry", extra={"message_id": str(message_id)})
+        submit_deliveries([message_id])
+        return RetryOutcome.REQUEUED
+    exists = db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.id == message_id, OutboxMessage.organization_id == organization_id))
+    return RetryOutcome.NOT_RETRYABLE if exists else RetryOutcome.NOT_FOUND
 
 
 def message_view(message: OutboxMessage) -> dict[str, Any]:
     """A message as the admin API shows it."""
-    iso = lambda v: v.isoformat() if v else None  # noqa: E731
     return {"id": str(message.id), "topic": message.topic, "idempotency_key": message.idempotency_key,
             "status": message.status, "attempts": message.attempts, "last_error": message.last_error,
             "next_attempt_at": iso(message.next_attempt_at), "created_at": iso(message.created_at),

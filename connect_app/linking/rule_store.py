@@ -11,7 +11,7 @@ from connect_app.atlassian.client import JiraBadRequest, JiraClient, JiraError
 from connect_app.connections.access import jira_client
 from connect_app.extensions import db
 from connect_app.linking.rules import FIELD_ID, FieldCatalog, Rule, RuleValidationError, customer_query, validate_rules
-from connect_app.models import Customer, JiraConnection, LinkingRule, Organization
+from connect_app.models import ConnectionStatus, Customer, JiraConnection, LinkingRule, Organization
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def customer_rules(customer: Customer) -> list[LinkingRule]:
 def active_connections(organization_id: str) -> list[JiraConnection]:
     """The workspace's active Jira connections."""
     return list(db.session.scalars(select(JiraConnection).where(
-        JiraConnection.organization_id == organization_id, JiraConnection.status == "active")
+        JiraConnection.organization_id == organization_id, JiraConnection.status == ConnectionStatus.ACTIVE)
         .order_by(JiraConnection.created_at)))
 
 
@@ -45,6 +45,22 @@ def customer_label(customer: Customer) -> str:
     organization = db.session.get(Organization, customer.organization_id)
     prefix = ((organization.settings if organization else None) or {}).get("label_prefix") or DEFAULT_LABEL_PREFIX
     return f"{prefix}{customer.slug}"
+
+
+def rules_for(connection: JiraConnection, customer_id: str | None = None) -> list[Rule]:
+    """The linking rules that apply to a connection (workspace-wide or pinned to it), as plain Rules.
+
+    Read by the sync, webhook processing and reconciliation alike.
+    """
+    query = select(LinkingRule).where(LinkingRule.organization_id == connection.organization_id,
+                                      (LinkingRule.connection_id.is_(None))
+                                      | (LinkingRule.connection_id == connection.id))
+    if customer_id is not None:
+        query = query.where(LinkingRule.customer_id == uuid.UUID(str(customer_id)))
+    return [Rule(id=str(r.id), customer_id=str(r.customer_id), strategy=r.strategy, link_type=r.link_type,
+                 value=r.value, field_id=r.field_id, field=r.field, jql=r.jql, position=r.position,
+                 connection_id=str(r.connection_id) if r.connection_id else None)
+            for r in db.session.scalars(query)]
 
 
 def rule_defaults(customer: Customer) -> dict[str, str]:
@@ -134,7 +150,10 @@ def replace_rules(customer: Customer, rules: list[Rule], user_id: str | None) ->
 
 def update_customer_rules(customer: Customer, raw_rules: object, user_id: str | None, *, dry_run: bool = False,
                           client_factory=jira_client) -> dict:
-    """PUT /api/jira/linking: validate, preview, then (unless dry_run) save and apply to the customer's links."""
+    """Validate, preview, then (unless dry_run) save the customer's rules; `applied` says whether they were saved.
+
+    Applying saved rules to the customer's links is the sync's job (`sync.engine.replace_customer_rules`).
+    """
     clients = {c.id: client_factory(c) for c in active_connections(customer.organization_id)}
     rules = check_rules(customer, raw_rules, clients)
     result = {"rules": [rule_json(r) for r in rules], "preview": preview(customer, rules, clients),
@@ -142,11 +161,5 @@ def update_customer_rules(customer: Customer, raw_rules: object, user_id: str | 
     if dry_run:
         return result
     replace_rules(customer, rules, user_id)
-    from connect_app.platform.jobs import enqueue
-    from connect_app.sync.engine import sync_customer_job
-
-    # After the commit: a queued job must never see rules that were rolled back.
-    job_id = enqueue(sync_customer_job, str(customer.id))
     result["applied"] = True
-    result["job_id"] = job_id
     return result

@@ -3,7 +3,7 @@
 A connection's label / component / custom-field rules compile into as few JQL queries as the
 length limits allow (values grouped with `in (...)`); every fetched issue is then matched to
 customers here, locally. Only free-JQL rules need queries of their own. Every value that reaches
-JQL goes through `jql_string`, so a value can never change a query's meaning.
+JQL goes through `atlassian.jql.jql_string`, so a value can never change a query's meaning.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
 
+from connect_app.atlassian.jql import jql_string, lucene_escape
 from connect_app.models import LINK_TYPES, RULE_STRATEGIES
 
 # Jira documents no single JQL length limit, but very long queries and huge operand lists fail
@@ -25,10 +25,7 @@ MAX_VALUES_PER_CLAUSE = 500
 MAX_VALUE_CHARS = 255
 MAX_RULE_JQL_CHARS = 2000
 FIELD_ID = re.compile(r"^customfield_(\d{1,12})$")
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
-# Lucene's special characters, escaped for `~` text searches (the backslash is doubled again by jql_string).
-LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
 ORDER_CLAUSE = " ORDER BY key ASC"
 
 
@@ -103,28 +100,6 @@ class FieldCatalog:
         if len(ids) > 1:
             raise ValueError(f"several custom fields are named {ref!r}; use its id ({', '.join(ids)})")
         return ids[0]
-
-
-def jql_string(value: str) -> str:
-    """A JQL string literal: double-quoted, with backslash and double quote escaped."""
-    if CONTROL_CHARS.search(value):
-        raise ValueError("control characters are not allowed in JQL values")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def lucene_escape(value: str) -> str:
-    """Escape Lucene's special characters for a `~` text search."""
-    return LUCENE_SPECIAL.sub(r"\\\1", value)
-
-
-def jql_date(moment: datetime, zone: tzinfo) -> str:
-    """A JQL date literal ("yyyy-MM-dd HH:mm") in the Jira user's time zone (JQL reads dates that way)."""
-    return jql_string(moment.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
-
-
-def since_clause(watermark: datetime, zone: tzinfo, overlap: timedelta) -> str:
-    """`updated >= "..."` from a watermark minus an overlap (clock skew, minute-precision dates)."""
-    return f"updated >= {jql_date(watermark - overlap, zone)}"
 
 
 def check_rule_jql(jql: str) -> str:

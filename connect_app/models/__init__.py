@@ -4,13 +4,25 @@ from connect_app.models.customers import LINK_TYPES, RULE_STRATEGIES, TIERS, Cus
 from connect_app.models.delivery import Notification, OutboxMessage, Subscription, WebhookDelivery
 from connect_app.models.governance import AuditEntry, DraftApproval, IssueDraft, SlaEvent, SlaPolicy
 from connect_app.models.issues import IssueEvent, IssueStatusChange, JiraCustomerLink, JiraIssue
-from connect_app.models.tenancy import JiraConnection, LinkCode, OAuthState, Organization, SyncRun
+from connect_app.models.tenancy import (
+    LIVE_STATUSES,
+    ConnectionKind,
+    ConnectionStatus,
+    JiraConnection,
+    LinkCode,
+    OAuthState,
+    Organization,
+    SyncRun,
+)
 
 __all__ = [
     "LINK_TYPES",
+    "LIVE_STATUSES",
     "RULE_STRATEGIES",
     "TIERS",
     "AuditEntry",
+    "ConnectionKind",
+    "ConnectionStatus",
     "Customer",
     "DraftApproval",
     "IssueDraft",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
@@ -12,8 +13,29 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from connect_app.extensions import db
 from connect_app.models.types import EncryptedText, JSONType, UTCDateTime, new_uuid, utcnow
 
-CONNECTION_KINDS = ("connect", "oauth", "server")
-CONNECTION_STATUSES = ("pending", "active", "disabled", "needs_reauth", "uninstalled")
+
+class ConnectionKind(StrEnum):
+    """How a Jira site reaches us and we reach it."""
+
+    CONNECT = "connect"  # the Connect app, installed from inside Jira Cloud (JWT with a shared secret)
+    OAUTH = "oauth"  # Jira Cloud connected from CSCX.AI with OAuth 2.0 (3LO)
+    SERVER = "server"  # Jira Server / Data Center with a personal access token (or Basic)
+
+
+class ConnectionStatus(StrEnum):
+    """Where a connection stands."""
+
+    PENDING = "pending"  # installed, not yet linked to a workspace
+    ACTIVE = "active"
+    DISABLED = "disabled"  # the Jira admin disabled the app
+    NEEDS_REAUTH = "needs_reauth"  # the OAuth grant is gone
+    UNINSTALLED = "uninstalled"  # kept for the retention period, then purged
+
+
+CONNECTION_KINDS = tuple(kind.value for kind in ConnectionKind)
+CONNECTION_STATUSES = tuple(status.value for status in ConnectionStatus)
+# A site in these states still proves who it is (its tokens and webhooks are verified).
+LIVE_STATUSES = (ConnectionStatus.PENDING, ConnectionStatus.ACTIVE, ConnectionStatus.DISABLED)
 
 
 class Organization(db.Model):
@@ -46,7 +68,7 @@ class JiraConnection(db.Model):
     )
     status: Mapped[str] = mapped_column(
         Enum(*CONNECTION_STATUSES, name="connection_status", native_enum=False, create_constraint=True),
-        default="pending",
+        default=ConnectionStatus.PENDING.value,
     )
     base_url: Mapped[str] = mapped_column(String(500))  # what API calls go to
     display_url: Mapped[str | None] = mapped_column(String(500))  # what people see in links

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -18,6 +18,11 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def iso(value: date | None) -> str | None:
+    """ISO 8601 text of a date or timestamp (or None), as every API answer writes them."""
+    return value.isoformat() if value else None
 
 
 def new_uuid() -> uuid.UUID:

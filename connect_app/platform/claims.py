@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, or_, update
@@ -19,6 +20,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from connect_app.extensions import db
 from connect_app.models.types import utcnow
+
+
+class RetryOutcome(StrEnum):
+    """What an admin's "retry" of a stored row (an inbox delivery, an outbox message) did."""
+
+    REQUEUED = "requeued"
+    NOT_FOUND = "not_found"  # no such row in the admin's workspace (another workspace's is not found either)
+    NOT_RETRYABLE = "not_retryable"  # the row exists but is not failed or dead
 
 
 def worker_id() -> str:

@@ -19,10 +19,31 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from connect_app.extensions import db
 
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS = 15 * 60
+# Jobs queued in Redis before the one-package-per-capability layout name their functions by the
+# old paths (and RQ names `connect_app.jobs.run_job`, kept importable for them). Drain-safe for
+# one release: remove these in the release after 2026.12.
+MOVED_JOBS = {
+    "connect_app.webhooks.process.process_delivery": "connect_app.tracking.process.process_delivery",
+    "connect_app.outbox.deliver_message": "connect_app.delivery.outbox.deliver_message",
+    "connect_app.reconcile.reconcile_connection": "connect_app.tracking.reconcile.reconcile_connection",
+    "connect_app.reconcile.reconcile_due": "connect_app.tracking.reconcile.reconcile_due",
+    "connect_app.sweeps.sweep": "connect_app.tracking.sweeps.sweep",
+    "connect_app.sync.sync_due_connections": "connect_app.sync.engine.sync_due_connections",
+    "connect_app.sync.sync_connection_job": "connect_app.sync.engine.sync_connection_job",
+    "connect_app.sync.sync_customer_job": "connect_app.sync.engine.sync_customer_job",
+    "connect_app.retention.purge_uninstalled_connections":
+        "connect_app.connections.retention.purge_uninstalled_connections",
+    "connect_app.jira_webhooks.refresh_expiring_webhooks":
+        "connect_app.connections.webhook_registration.refresh_expiring_webhooks",
+}
 BACKGROUND_THREADS = 4
 _worker_app: Flask | None = None
 _pool_lock = threading.Lock()
@@ -88,8 +109,6 @@ def shutdown_background(app: Flask, wait: bool = True) -> None:
 
 
 def _run_in_background(app: Flask, path: str, args: tuple) -> None:
-    from connect_app.extensions import db
-
     with app.app_context():
         try:
             _resolve(path)(*args)
@@ -102,9 +121,6 @@ def _run_in_background(app: Flask, path: str, args: tuple) -> None:
 
 def queue(app: Flask):
     """The RQ queue of this app (REDIS_URL and RQ_QUEUE)."""
-    from redis import Redis
-    from rq import Queue
-
     connection = app.extensions.get("cscx_redis")
     if connection is None:
         connection = Redis.from_url(app.config["REDIS_URL"])
@@ -125,15 +141,13 @@ def run_job(path: str, args: tuple, kwargs: dict) -> Any:
         return func(*args, **kwargs)
     app = _worker_app
     if app is None:
-        from connect_app import create_app
-
-        app = create_app()
-        bind_worker_app(app)
+        raise RuntimeError("no app is bound to this worker: run queued jobs with `cscx-jira worker`")
     with app.app_context():
         return func(*args, **kwargs)
 
 
 def _resolve(path: str) -> Callable[..., Any]:
+    path = MOVED_JOBS.get(path, path)
     module_name, _, name = path.rpartition(".")
     if not module_name.startswith("connect_app."):
         # Only our own functions may be named by a queued job.
@@ -143,14 +157,10 @@ def _resolve(path: str) -> Callable[..., Any]:
 
 def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
     """Run an RQ worker for the app's queue until stopped (or until empty with burst)."""
-    from rq import SimpleWorker
-
     if not app.config.get("REDIS_URL"):
         raise RuntimeError("REDIS_URL is not set: without Redis, jobs run in-process and no worker is needed")
     bind_worker_app(app)
     with app.app_context():
-        from connect_app.extensions import db
-
         # Each job runs in a forked work horse; no pooled connection may cross the fork.
         db.engine.dispose()
     # SimpleWorker runs jobs in this process instead of forking a work horse per job: jobs are

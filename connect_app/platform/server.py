@@ -7,6 +7,8 @@ from collections.abc import Callable
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from connect_app.platform.schedule import start_in_thread
+
 
 class _Gunicorn(BaseApplication):
     """Gunicorn running an already-built Flask app with explicit options."""
@@ -33,8 +35,6 @@ class _Gunicorn(BaseApplication):
 
 
 def _start_scheduler(app: Flask) -> None:
-    from connect_app.platform.schedule import start_in_thread
-
     start_in_thread(app)
 
 

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import json
+import sys
+import uuid
 
 import click
+from flask import Flask
 from sqlalchemy import select
 from tqdm import tqdm
 
+from connect_app.atlassian.client import JiraError
 from connect_app.extensions import db
-from connect_app.models import JiraConnection
+from connect_app.models import ConnectionStatus, JiraConnection
+from connect_app.sync.engine import sync_connection, sync_customer, sync_status
 
 
-def run_sync(app, connection_ids: tuple[str, ...], customer_ids: tuple[str, ...], full: bool,
+@click.command("sync")
+@click.option("--connection", "connection_ids", multiple=True, type=click.UUID,
+              help="connection id (repeatable; default: all active)")
+@click.option("--customer", "customer_ids", multiple=True, help="refresh only this customer (repeatable)")
+@click.option("--full", is_flag=True, help="full backfill instead of an incremental run")
+@click.option("--status", "show_status", is_flag=True, help="print each connection's sync status and exit")
+@click.pass_obj
+def sync_command(build_app, connection_ids: tuple[uuid.UUID, ...], customer_ids: tuple[str, ...], full: bool,
+                 show_status: bool) -> None:
+    """Sync Jira issues and customer links (incremental by default; resumes an interrupted run)."""
+    if run_sync(build_app(), connection_ids, customer_ids, full, show_status):
+        sys.exit(1)
+
+
+def run_sync(app: Flask, connection_ids: tuple[uuid.UUID, ...], customer_ids: tuple[str, ...], full: bool,
              show_status: bool) -> int:
     """Run the requested syncs inside the app; returns the number of failed connections."""
-    from connect_app.atlassian.client import JiraError
-    from connect_app.sync.engine import sync_connection, sync_customer, sync_status
-
     failed = 0
     with app.app_context():
         if show_status:
@@ -36,10 +52,10 @@ def run_sync(app, connection_ids: tuple[str, ...], customer_ids: tuple[str, ...]
                     continue
                 click.echo(f"customer {customer_id}: {json.dumps(counts)}")
             return failed
-        query = select(JiraConnection).where(JiraConnection.status == "active",
+        query = select(JiraConnection).where(JiraConnection.status == ConnectionStatus.ACTIVE,
                                              JiraConnection.organization_id.is_not(None))
         if connection_ids:
-            query = query.where(JiraConnection.id.in_([_uuid(c) for c in connection_ids]))
+            query = query.where(JiraConnection.id.in_(connection_ids))
         connections = [(c.id, c.display_url or c.base_url) for c in db.session.scalars(query)]
         if not connections:
             click.echo("no active connection to sync")
@@ -58,12 +74,3 @@ def run_sync(app, connection_ids: tuple[str, ...], customer_ids: tuple[str, ...]
             else:
                 click.echo(f"{url}: {run.mode} sync ok {json.dumps(run.counts)}")
     return failed
-
-
-def _uuid(value: str):
-    import uuid
-
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a connection id") from exc

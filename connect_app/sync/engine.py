@@ -21,11 +21,14 @@ from sqlalchemy import select
 
 from connect_app.atlassian.client import SYNC_FIELDS, JiraClient, JiraError, JiraNotFound
 from connect_app.atlassian.issue_json import parse_jira_time
+from connect_app.atlassian.jql import since_clause
 from connect_app.connections.access import jira_client
 from connect_app.extensions import db
-from connect_app.linking.rules import FieldCatalog, Rule, RuleMatcher, compile_queries, since_clause
-from connect_app.models import JiraConnection, JiraCustomerLink, JiraIssue, LinkingRule, SyncRun
-from connect_app.models.types import utcnow
+from connect_app.linking.rule_store import rules_for, update_customer_rules
+from connect_app.linking.rules import FieldCatalog, Rule, RuleMatcher, compile_queries
+from connect_app.models import ConnectionStatus, Customer, JiraConnection, JiraCustomerLink, JiraIssue, SyncRun
+from connect_app.models.types import iso, utcnow
+from connect_app.platform.jobs import enqueue
 from connect_app.sync.pages import PageWriter, chunked_ids_query
 
 log = logging.getLogger(__name__)
@@ -70,19 +73,6 @@ class SyncContext:
         self.jql_members = {r.id: self.client.search_ids(r.jql) for r in self.matcher.jql_rules}
 
 
-def rules_for(connection: JiraConnection, customer_id: str | None = None) -> list[Rule]:
-    """The linking rules that apply to a connection (workspace-wide or pinned to it), as plain Rules."""
-    query = select(LinkingRule).where(LinkingRule.organization_id == connection.organization_id,
-                                      (LinkingRule.connection_id.is_(None))
-                                      | (LinkingRule.connection_id == connection.id))
-    if customer_id is not None:
-        query = query.where(LinkingRule.customer_id == uuid.UUID(str(customer_id)))
-    return [Rule(id=str(r.id), customer_id=str(r.customer_id), strategy=r.strategy, link_type=r.link_type,
-                 value=r.value, field_id=r.field_id, field=r.field, jql=r.jql, position=r.position,
-                 connection_id=str(r.connection_id) if r.connection_id else None)
-            for r in db.session.scalars(query)]
-
-
 def _queries_hash(queries) -> str:
     return hashlib.sha256("\n".join(q.jql for q in queries).encode()).hexdigest()[:16]
 
@@ -97,7 +87,7 @@ def sync_connection(connection_id, *, full: bool = False, client: JiraClient | N
                     progress: Progress | None = None, page_size: int = PAGE_SIZE) -> SyncRun:
     """Sync one connection: resume an interrupted run, else a full (first time / --full) or incremental run."""
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
-    if connection is None or connection.status != "active" or connection.organization_id is None:
+    if connection is None or connection.status != ConnectionStatus.ACTIVE or connection.organization_id is None:
         raise ValueError(f"connection {connection_id} is not an active, linked connection")
     client = client or jira_client(connection)
     run, checkpoint = _start_or_resume(connection, full)
@@ -154,7 +144,7 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
     ctx.load_jql_members()
     writer = PageWriter(ctx, run)
     base = {"run_id": str(run.id), "jira_started": jira_started.isoformat(),
-            "since": since_at.isoformat() if since_at else None, "queries": digest}
+            "since": iso(since_at), "queries": digest}
     for index in range(start_index, len(queries)):
         pages = client.search_pages(queries[index].jql, ctx.fields, page_size, expand=("changelog",),
                                     cursor=cursor if index == start_index else None)
@@ -219,12 +209,11 @@ def _reconcile(ctx: SyncContext, writer: PageWriter, run: SyncRun, queries) -> N
 
 def sync_customer(customer_id, *, client_factory=jira_client) -> dict:
     """On-demand refresh of one customer on every active connection of its workspace; returns counts."""
-    from connect_app.models import Customer
-
     customer = db.session.get(Customer, uuid.UUID(str(customer_id)))
     totals: dict[str, int] = {}
     connections = db.session.scalars(select(JiraConnection).where(
-        JiraConnection.organization_id == customer.organization_id, JiraConnection.status == "active")).all()
+        JiraConnection.organization_id == customer.organization_id,
+        JiraConnection.status == ConnectionStatus.ACTIVE)).all()
     for connection in connections:
         counts = _sync_customer_on(connection, str(customer.id), client_factory(connection))
         for key, value in counts.items():
@@ -312,11 +301,9 @@ def relink_issues(connection: JiraConnection, issue_ids: list[uuid.UUID]) -> dic
 
 def sync_due_connections() -> list[str]:
     """Periodic job: enqueue a sync for every active connection whose next_sync_at has passed."""
-    from connect_app.platform.jobs import enqueue
-
     now = utcnow()
     due = db.session.scalars(select(JiraConnection.id).where(
-        JiraConnection.status == "active", JiraConnection.organization_id.is_not(None),
+        JiraConnection.status == ConnectionStatus.ACTIVE, JiraConnection.organization_id.is_not(None),
         (JiraConnection.next_sync_at.is_(None)) | (JiraConnection.next_sync_at <= now))).all()
     for connection_id in due:
         enqueue(sync_connection_job, str(connection_id))
@@ -339,20 +326,26 @@ def sync_status(organization_id: str) -> list[dict]:
                                  .order_by(SyncRun.started_at.desc()).limit(1))
         statuses.append({
             "connection_id": str(connection.id), "base_url": connection.display_url or connection.base_url,
-            "status": connection.status, "watermark": _iso(connection.sync_watermark),
-            "next_run": _iso(connection.next_sync_at), "last_error": connection.last_error,
+            "status": connection.status, "watermark": iso(connection.sync_watermark),
+            "next_run": iso(connection.next_sync_at), "last_error": connection.last_error,
             "resumable": bool(connection.sync_checkpoint),
             "last_run": None if last is None else {
-                "id": str(last.id), "mode": last.mode, "status": last.status, "started_at": _iso(last.started_at),
-                "finished_at": _iso(last.finished_at), "counts": last.counts or {}, "error": last.error},
+                "id": str(last.id), "mode": last.mode, "status": last.status, "started_at": iso(last.started_at),
+                "finished_at": iso(last.finished_at), "counts": last.counts or {}, "error": last.error},
         })
     return statuses
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def sync_customer_job(customer_id: str) -> dict:
     """Job entry point: apply a customer's (new) rules to its links on every connection."""
     return sync_customer(customer_id)
+
+
+def replace_customer_rules(customer: Customer, raw_rules: object, user_id: str | None, *,
+                           dry_run: bool = False) -> dict:
+    """PUT /api/jira/linking: validate, preview and save the rules, then re-link the customer's issues (a job)."""
+    result = update_customer_rules(customer, raw_rules, user_id, dry_run=dry_run)
+    if result["applied"]:
+        # After the commit: a queued job must never see rules that were rolled back.
+        result["job_id"] = enqueue(sync_customer_job, str(customer.id))
+    return result

@@ -20,7 +20,7 @@ from connect_app.models import (
     JiraCustomerLink,
     JiraIssue,
 )
-from connect_app.models.types import utcnow
+from connect_app.models.types import iso, utcnow
 
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
 PRIORITY_ORDER = ("Highest", "High", "Medium", "Low", "Lowest")
@@ -100,10 +100,6 @@ def customer_issues(organization_id: str, customer: Customer, filters: IssueFilt
     return {"total": total, "issues": [issue_summary(issue) | {"link": link_json(link)} for issue, link in rows]}
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def issue_summary(issue: JiraIssue) -> dict:
     """The list form of an issue."""
     return {
@@ -112,15 +108,15 @@ def issue_summary(issue: JiraIssue) -> dict:
         "status": issue.status, "status_category": issue.status_category, "priority": issue.priority,
         "resolution": issue.resolution, "assignee": {"id": issue.assignee_id, "name": issue.assignee_name},
         "reporter": {"id": issue.reporter_id, "name": issue.reporter_name},
-        "created_at": _iso(issue.created_at), "updated_at": _iso(issue.updated_at),
-        "resolved_at": _iso(issue.resolved_at),
+        "created_at": iso(issue.created_at), "updated_at": iso(issue.updated_at),
+        "resolved_at": iso(issue.resolved_at),
     }
 
 
 def link_json(link: JiraCustomerLink) -> dict:
     """Why an issue is linked to a customer."""
     return {"link_type": link.link_type, "source": link.source, "rule_id": str(link.rule_id) if link.rule_id else None,
-            "created_at": _iso(link.created_at)}
+            "created_at": iso(link.created_at)}
 
 
 def find_issue(organization_id: str, key: str, connection_id: str | None = None) -> list[JiraIssue]:
@@ -145,11 +141,11 @@ def status_timeline(issue: JiraIssue, now: datetime | None = None) -> list[dict]
     start, status = issue.created_at, (changes[0].from_status if changes else issue.status)
     category = changes[0].from_category if changes else issue.status_category
     for change in changes:
-        timeline.append({"status": status, "status_category": category, "from": _iso(start),
-                         "to": _iso(change.changed_at), "changed_by": change.changed_by,
+        timeline.append({"status": status, "status_category": category, "from": iso(start),
+                         "to": iso(change.changed_at), "changed_by": change.changed_by,
                          "seconds": _seconds(start, change.changed_at)})
         start, status, category = change.changed_at, change.to_status, change.to_category
-    timeline.append({"status": status, "status_category": category, "from": _iso(start), "to": None,
+    timeline.append({"status": status, "status_category": category, "from": iso(start), "to": None,
                      "changed_by": None, "seconds": _seconds(start, now)})
     return timeline
 
@@ -179,7 +175,7 @@ def issue_detail(organization_id: str, issue: JiraIssue) -> dict:
     timeline = status_timeline(issue)
     return issue_summary(issue) | {
         "labels": issue.labels or [], "components": issue.components or [],
-        "custom_fields": issue.custom_fields or {}, "synced_at": _iso(issue.synced_at),
+        "custom_fields": issue.custom_fields or {}, "synced_at": iso(issue.synced_at),
         "status_timeline": timeline, "time_in_status": time_in_status(timeline),
         "customers": [{"id": str(c.id), "name": c.name, "slug": c.slug, "arr": float(c.arr or 0),
                        "health_score": c.health_score, "tier": c.tier} | link_json(link) for link, c in linked],

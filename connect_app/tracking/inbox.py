@@ -12,16 +12,20 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
+from connect_app.atlassian.issue_json import ISSUE_EVENTS
 from connect_app.extensions import db
 from connect_app.models import JiraConnection, WebhookDelivery
-from connect_app.models.types import utcnow
-from connect_app.platform import claims
+from connect_app.models.types import iso, utcnow
+from connect_app.platform import claims, jobs
+from connect_app.platform.claims import RetryOutcome
 
 log = logging.getLogger(__name__)
 
-ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
+# Named rather than imported: the processing module imports this one.
+PROCESS_JOB = "connect_app.tracking.process.process_delivery"
+RETRYABLE = ("failed", "dead")
 MAX_IDENTIFIER_LENGTH = 200
 # A failed delivery is retried with backoff (capped) for this many attempts, then kept as "dead"
 # (still in the inbox, visible in the admin view, re-runnable) rather than dropped.
@@ -156,12 +160,50 @@ def due_deliveries(limit: int = 500) -> list[uuid.UUID]:
     return list(rows)
 
 
-def requeue(delivery_id: uuid.UUID) -> bool:
-    """Make a dead or failed delivery due now (admin action)."""
+def _of_workspace(organization_id: str):
+    """The ids of the workspace's connections (every inbox query of an admin is scoped by them)."""
+    return select(JiraConnection.id).where(JiraConnection.organization_id == organization_id)
+
+
+def list_deliveries(organization_id: str, statuses: tuple[str, ...] = (), limit: int = 50) -> list:
+    """The workspace's deliveries (optionally of some statuses), newest first, each with its Jira's base URL."""
+    query = (select(WebhookDelivery, JiraConnection.base_url)
+             .join(JiraConnection, JiraConnection.id == WebhookDelivery.connection_id)
+             .where(JiraConnection.organization_id == organization_id))
+    if statuses:
+        query = query.where(WebhookDelivery.status.in_(statuses))
+    return list(db.session.execute(query.order_by(WebhookDelivery.received_at.desc()).limit(limit)).all())
+
+
+def counts(organization_id: str) -> dict[str, int]:
+    """The workspace's deliveries per status (admin views)."""
+    return dict(db.session.execute(
+        select(WebhookDelivery.status, func.count())
+        .where(WebhookDelivery.connection_id.in_(_of_workspace(organization_id)))
+        .group_by(WebhookDelivery.status)).all())
+
+
+def delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
+    """A delivery as the admin API shows it."""
+    return {"id": str(delivery.id), "connection_id": str(delivery.connection_id), "delivery_id": delivery.delivery_id,
+            "event_type": delivery.event_type, "jira_key": delivery.jira_key, "status": delivery.status,
+            "attempts": delivery.attempts, "last_error": delivery.last_error, "received_at": iso(delivery.received_at),
+            "processed_at": iso(delivery.processed_at), "next_attempt_at": iso(delivery.next_attempt_at)}
+
+
+def retry_delivery(organization_id: str, delivery_id: uuid.UUID) -> RetryOutcome:
+    """Admin action: make one of the workspace's failed or dead deliveries due now, and start processing it."""
     result = db.session.execute(
         update(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
-                                      WebhookDelivery.status.in_(("failed", "dead")))
+                                      WebhookDelivery.connection_id.in_(_of_workspace(organization_id)),
+                                      WebhookDelivery.status.in_(RETRYABLE))
         .values(status="pending", next_attempt_at=None, attempts=0)
     )
     db.session.commit()
-    return result.rowcount == 1
+    if result.rowcount == 1:
+        log.info("webhook.retry", extra={"delivery": str(delivery_id)})
+        jobs.submit(PROCESS_JOB, str(delivery_id))
+        return RetryOutcome.REQUEUED
+    exists = db.session.scalar(select(WebhookDelivery.id).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.connection_id.in_(_of_workspace(organization_id))))
+    return RetryOutcome.NOT_RETRYABLE if exists else RetryOutcome.NOT_FOUND

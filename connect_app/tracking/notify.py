@@ -19,11 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 
+from connect_app.delivery import outbox
 from connect_app.extensions import db
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraIssue, Notification, Subscription
 from connect_app.models.issues import EVENT_KINDS
+from connect_app.models.types import iso, utcnow
 from connect_app.platform import claims
 from connect_app.tracking.classify import DEFAULT_OWNER_KINDS
 
@@ -200,7 +202,7 @@ def issue_summary(issue: JiraIssue) -> dict[str, Any]:
     return {"key": issue.jira_key, "id": issue.jira_id, "summary": issue.summary, "status": issue.status,
             "status_category": issue.status_category, "priority": issue.priority, "issue_type": issue.issue_type,
             "assignee": issue.assignee_name, "resolution": issue.resolution,
-            "updated_at": issue.updated_at.isoformat() if issue.updated_at else None,
+            "updated_at": iso(issue.updated_at),
             "deleted": issue.deleted_at is not None}
 
 
@@ -213,8 +215,6 @@ def customer_summary(customer: Customer) -> dict[str, Any]:
 
 def fan_out(organization_id: str, event: IssueEvent, issue: JiraIssue, customers: Sequence[Customer]) -> list[Any]:
     """Write the event's notifications and its outbox message (in the caller's transaction); returns new outbox ids."""
-    from connect_app.delivery import outbox
-
     recipients = recipients_for(organization_id, event.connection_id, event.jira_key, event.kind, customers)
     title = TITLES.get(event.kind, "{key} changed").format(key=event.jira_key)
     if issue.summary:
@@ -252,9 +252,7 @@ def notifications_for(organization_id: str, user_id: str, *, unread_only: bool =
 
 def mark_read(organization_id: str, user_id: str, ids: Iterable[uuid.UUID] | None) -> int:
     """Mark some (or, with None, all) of the user's notifications read; returns how many changed."""
-    from sqlalchemy import update
 
-    from connect_app.models.types import utcnow
 
     statement = update(Notification).where(Notification.organization_id == organization_id,
                                            Notification.user_id == user_id, Notification.read_at.is_(None))

@@ -23,16 +23,23 @@ from typing import Any
 from sqlalchemy import select, text, update
 
 from connect_app.atlassian.client import SYNC_FIELDS
-from connect_app.atlassian.issue_json import normalize_issue, parse_jira_time, status_category_of, status_changes
+from connect_app.atlassian.issue_json import (
+    ISSUE_CREATED,
+    ISSUE_DELETED,
+    ISSUE_EVENTS,
+    normalize_issue,
+    parse_jira_time,
+    status_category_of,
+    status_changes,
+)
 from connect_app.connections.access import jira_client
-from connect_app.customers import context as customer_context
 from connect_app.delivery import outbox
 from connect_app.extensions import db
+from connect_app.linking.rule_store import rules_for
 from connect_app.linking.rules import RuleMatcher
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
 from connect_app.models.types import utcnow
 from connect_app.platform import claims
-from connect_app.sync.engine import rules_for
 from connect_app.sync.store import (
     apply_rule_links,
     insert_status_changes,
@@ -40,7 +47,7 @@ from connect_app.sync.store import (
     stored_issue_fields,
     upsert_issues,
 )
-from connect_app.tracking import inbox, notify
+from connect_app.tracking import contexts, inbox, notify
 from connect_app.tracking.classify import Change, StatusMap, classify_history
 
 log = logging.getLogger(__name__)
@@ -87,7 +94,7 @@ def after_commit(applied: Applied) -> None:
     """
     messages = list(applied.messages)
     if applied.customers:
-        messages += customer_context.refresh_contexts(applied.customers)
+        messages += contexts.refresh_contexts(applied.customers)
     for message_id in messages:
         outbox.deliver_message(str(message_id))
 
@@ -228,11 +235,11 @@ def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list
 def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Applied:
     """Apply one webhook payload to the database (no commit): state, links, history, events, fan-out."""
     event = payload.get("webhookEvent")
-    if event not in inbox.ISSUE_EVENTS:
+    if event not in ISSUE_EVENTS:
         return Applied(note=f"ignored: {event}")
     when = event_time(payload)
     raw = payload["issue"]
-    if event != "jira:issue_deleted" and is_partial(raw):
+    if event != ISSUE_DELETED and is_partial(raw):
         raw = jira_client(connection).get_issue(raw.get("key") or raw["id"], fields=SYNC_FIELDS)
     return apply_issue(connection, event, raw, _histories(payload, when), when)
 
@@ -252,7 +259,7 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
     for history in histories:
         _learn_statuses(connection, status_map, history["items"])
     before = _linked_customer_ids(_stored_issue_id(connection, raw))
-    if event == "jira:issue_deleted" and is_partial(raw):
+    if event == ISSUE_DELETED and is_partial(raw):
         issue_id = _stored_issue_id(connection, raw)
         if issue_id is None:
             return Applied(note="deleted before we knew it")
@@ -263,7 +270,7 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
     customers = _customers_at_event(issue_id, snapshot, jql_rule_ids)
     jira_id = db.session.scalar(select(JiraIssue.jira_id).where(JiraIssue.id == issue_id))
     changes = classify_payload(event, histories, status_map, jira_id, when)
-    if event == "jira:issue_deleted":
+    if event == ISSUE_DELETED:
         _mark_deleted(connection, issue_id, when)
     # Every customer whose context may have moved: linked before, linked now, or concerned by the event.
     applied = Applied(issue_id=issue_id, customers=before | _linked_customer_ids(issue_id) | {c.id for c in customers})
@@ -278,9 +285,9 @@ def classify_payload(event: str, histories: list[dict[str, Any]], status_map: St
                      when: datetime) -> list[tuple[str, Change, datetime]]:
     """(dedupe key, change, when) of one issue event; the keys are the same whoever sees the change."""
     changes: list[tuple[str, Change, datetime]] = []
-    if event == "jira:issue_created":
+    if event == ISSUE_CREATED:
         changes.append((f"{jira_id}:created", Change("created", {}), when))
-    elif event == "jira:issue_deleted":
+    elif event == ISSUE_DELETED:
         changes.append((f"{jira_id}:deleted", Change("deleted", {}), when))
     for history in histories:
         occurred = parse_jira_time(history.get("created")) or when

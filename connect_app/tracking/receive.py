@@ -19,11 +19,8 @@ from typing import Any
 from connect_app.atlassian import AtlassianAuthError, token_from_request, verify_request_token
 from connect_app.atlassian.jwt import refuse
 from connect_app.atlassian.webhook_auth import bearer_token, verify_hub_signature, verify_oauth_webhook_token
-from connect_app.extensions import db
-from connect_app.jira_app.connect.auth import find_tenant
-from connect_app.models import JiraConnection
-
-LIVE_STATUSES = ("pending", "active", "disabled")
+from connect_app.connections.records import find_tenant
+from connect_app.models import ConnectionKind, JiraConnection
 
 
 @dataclass(frozen=True)
@@ -54,8 +51,8 @@ def _connection_from_query(query: Mapping[str, str], kind: str) -> JiraConnectio
         connection_id = uuid.UUID(raw)
     except ValueError:
         raise refuse("unknown connection", kind) from None
-    connection = db.session.get(JiraConnection, connection_id)
-    if connection is None or connection.status not in LIVE_STATUSES:
+    connection = find_tenant(connection_id=connection_id)
+    if connection is None:
         raise refuse("unknown connection", kind)
     return connection
 
@@ -92,7 +89,7 @@ def authenticate(facts: RequestFacts, oauth: OAuthApp) -> JiraConnection:
     token = bearer_token(authorization)
     if token:
         connection = _connection_from_query(facts.query, "oauth-webhook")
-        if connection.kind != "oauth":
+        if connection.kind != ConnectionKind.OAUTH:
             raise refuse("not an oauth connection", "oauth-webhook")
         verify_oauth_webhook_token(token, client_secret=oauth.client_secret, client_id=oauth.client_id,
                                    cloud_id=connection.cloud_id)
@@ -105,7 +102,7 @@ def check_matched_webhooks(connection: JiraConnection, payload: Mapping[str, Any
 
     The OAuth client secret is shared across sites, so this binds the body to the connection.
     """
-    if connection.kind != "oauth":
+    if connection.kind != ConnectionKind.OAUTH:
         return
     matched = payload.get("matchedWebhookIds")
     registered = webhook_ids(connection)

@@ -17,13 +17,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from connect_app.atlassian.client import SYNC_FIELDS, JiraClient
-from connect_app.atlassian.issue_json import parse_jira_time
+from connect_app.atlassian.issue_json import ISSUE_CREATED, ISSUE_UPDATED, parse_jira_time
+from connect_app.atlassian.jql import since_clause
 from connect_app.connections.access import jira_client
 from connect_app.extensions import db
-from connect_app.linking.rules import RuleMatcher, since_clause
-from connect_app.models import JiraConnection, SyncRun
+from connect_app.linking.rule_store import rules_for
+from connect_app.linking.rules import RuleMatcher
+from connect_app.models import ConnectionStatus, JiraConnection, SyncRun
 from connect_app.models.types import utcnow
-from connect_app.sync.engine import rules_for
+from connect_app.platform import jobs
 from connect_app.tracking.process import Applied, after_commit, apply_issue
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def _histories(client: JiraClient, raw: dict) -> list[dict]:
 def reconcile_connection(connection_id: str, *, client: JiraClient | None = None) -> dict[str, int]:
     """Job: apply and classify every change Jira made since the last reconciliation of one connection."""
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
-    if connection is None or connection.status != "active":
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return {"issues": 0, "events": 0}
     client = client or jira_client(connection)
     since = _window_start(connection)
@@ -76,7 +78,7 @@ def reconcile_connection(connection_id: str, *, client: JiraClient | None = None
                 histories = [h for h in _histories(client, raw)
                              if (parse_jira_time(h.get("created")) or floor) >= floor]
                 created = parse_jira_time((raw.get("fields") or {}).get("created"))
-                event = "jira:issue_created" if created and created >= floor else "jira:issue_updated"
+                event = ISSUE_CREATED if created and created >= floor else ISSUE_UPDATED
                 when = parse_jira_time((raw.get("fields") or {}).get("updated")) or utcnow()
                 applied: Applied = apply_issue(connection, event, raw, histories, when)
                 db.session.commit()
@@ -100,11 +102,9 @@ def reconcile_connection(connection_id: str, *, client: JiraClient | None = None
 
 def reconcile_due() -> list[str]:
     """Periodic job: start a reconciliation of every active, linked connection not reconciled for INTERVAL."""
-    from connect_app.platform import jobs
-
     started = []
     for connection in db.session.scalars(select(JiraConnection).where(
-            JiraConnection.status == "active", JiraConnection.organization_id.is_not(None))):
+            JiraConnection.status == ConnectionStatus.ACTIVE, JiraConnection.organization_id.is_not(None))):
         last = db.session.scalar(select(SyncRun.started_at).where(
             SyncRun.connection_id == connection.id, SyncRun.mode == "reconcile")
             .order_by(SyncRun.started_at.desc()).limit(1))

@@ -11,16 +11,15 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, g, render_template, request
-from sqlalchemy import select
 
+from connect_app.api.admin_delivery import retry_refused
 from connect_app.api.auth import Principal, decode_service_token, principal_from_request
 from connect_app.delivery import outbox
 from connect_app.errors import ApiError
-from connect_app.extensions import db
-from connect_app.models import JiraConnection, Organization, OutboxMessage, WebhookDelivery
+from connect_app.models import Organization
 from connect_app.models.delivery import OUTBOX_STATUSES
-from connect_app.platform import jobs
-from connect_app.tracking import inbox, process
+from connect_app.platform.claims import RetryOutcome
+from connect_app.tracking import inbox
 from connect_app.workspaces import ensure_organization
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -54,27 +53,11 @@ def _admin_organization(principal: Principal) -> Organization:
     return ensure_organization(principal.workspace)
 
 
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ApiError(404, "not_found", "no such item") from None
-
-
-def _failed_webhooks(organization_id: str) -> list:
-    """Failed and dead inbox rows of the workspace's connections, newest first, with their Jira URL."""
-    return list(db.session.execute(
-        select(WebhookDelivery, JiraConnection.base_url)
-        .join(JiraConnection, JiraConnection.id == WebhookDelivery.connection_id)
-        .where(JiraConnection.organization_id == organization_id, WebhookDelivery.status.in_(INBOX_SHOWN))
-        .order_by(WebhookDelivery.received_at.desc()).limit(ROWS_PER_STATUS)
-    ).all())
-
-
 def _overview(organization_id: str, notice: str | None = None) -> dict:
     counts = dict.fromkeys(OUTBOX_STATUSES, 0) | outbox.counts(organization_id)
     messages = [m for status in OUTBOX_SHOWN for m in outbox.list_messages(organization_id, status, ROWS_PER_STATUS)]
-    return {"counts": counts, "messages": messages, "webhooks": _failed_webhooks(organization_id), "notice": notice}
+    webhooks = inbox.list_deliveries(organization_id, INBOX_SHOWN, ROWS_PER_STATUS)
+    return {"counts": counts, "messages": messages, "webhooks": webhooks, "notice": notice}
 
 
 @bp.get("/delivery")
@@ -97,32 +80,21 @@ def delivery_overview():
     return render_template("admin/_overview.html", **_overview(organization.id))
 
 
-@bp.post("/delivery/outbox/<message_id>/retry")
-def retry_outbox_message(message_id: str):
+@bp.post("/delivery/outbox/<uuid:message_id>/retry")
+def retry_outbox_message(message_id: uuid.UUID):
     """htmx (Retry): re-queue one of the workspace's dead pushes, then show the overview again."""
     organization = _admin_organization(principal_from_request())
-    row_id = _uuid(message_id)
-    status = db.session.scalar(select(OutboxMessage.status).where(
-        OutboxMessage.id == row_id, OutboxMessage.organization_id == organization.id))
-    if status is None:
-        raise ApiError(404, "not_found", "no such message in this workspace")
-    if not outbox.requeue(organization.id, row_id):
-        raise ApiError(409, "not_dead", "only a dead message can be re-queued")
-    outbox.submit_deliveries([row_id])
+    outcome = outbox.retry_message(organization.id, message_id)
+    if outcome != RetryOutcome.REQUEUED:
+        raise retry_refused("message", outcome)
     return render_template("admin/_overview.html", **_overview(organization.id, "Message re-queued."))
 
 
-@bp.post("/delivery/webhooks/<delivery_id>/retry")
-def retry_webhook_delivery(delivery_id: str):
+@bp.post("/delivery/webhooks/<uuid:delivery_id>/retry")
+def retry_webhook_delivery(delivery_id: uuid.UUID):
     """htmx (Retry): re-run one failed or dead webhook delivery of the workspace's connections."""
     organization = _admin_organization(principal_from_request())
-    row_id = _uuid(delivery_id)
-    owned = db.session.scalar(
-        select(WebhookDelivery.id).join(JiraConnection, JiraConnection.id == WebhookDelivery.connection_id)
-        .where(WebhookDelivery.id == row_id, JiraConnection.organization_id == organization.id))
-    if owned is None:
-        raise ApiError(404, "not_found", "no such webhook delivery in this workspace")
-    if not inbox.requeue(row_id):
-        raise ApiError(409, "not_failed", "only a failed or dead delivery can be re-run")
-    jobs.submit(process.process_delivery, str(row_id))
+    outcome = inbox.retry_delivery(organization.id, delivery_id)
+    if outcome != RetryOutcome.REQUEUED:
+        raise retry_refused("delivery", outcome)
     return render_template("admin/_overview.html", **_overview(organization.id, "Delivery re-run."))

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from connect_app.atlassian.jql import jql_string
 from connect_app.linking.rules import (
     FieldCatalog,
     Rule,
@@ -14,7 +15,6 @@ from connect_app.linking.rules import (
     check_rule_jql,
     compile_queries,
     customer_query,
-    jql_string,
     validate_rules,
 )
 

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from sqlalchemy import select
 
-from connect_app.atlassian.client import JiraClient, RetryPolicy, client_for
+from connect_app.atlassian.client import JiraClient, RetryPolicy
+from connect_app.connections.access import jira_client
 from connect_app.extensions import db
 from connect_app.models import IssueStatusChange, JiraCustomerLink, JiraIssue, LinkingRule
 from connect_app.models.types import utcnow
@@ -49,7 +50,7 @@ def connect(app, organization, server: SandboxServer):
 
 def fast_client(connection, **retry) -> JiraClient:
     """The connection's real client with backoff scaled down (Retry-After is still honoured)."""
-    return client_for(connection, retry=RetryPolicy(**({"base_delay_s": 0.01, "max_delay_s": 0.05} | retry)))
+    return jira_client(connection, retry=RetryPolicy(**({"base_delay_s": 0.01, "max_delay_s": 0.05} | retry)))
 
 
 def catalog_customers(organization, server: SandboxServer, count: int):

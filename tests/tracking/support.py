@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connect_app.connections.installations import find_connect_connection
+from connect_app.connections.records import find_tenant
 from connect_app.extensions import db
 from connect_app.models import LinkingRule, Notification, OutboxMessage, WebhookDelivery
 from jira_sandbox.testing import SandboxServer
@@ -119,7 +119,7 @@ def install(site: SandboxServer, live: LiveApp) -> tuple[str, dict]:
     response.raise_for_status()
     with live.app.app_context():
         org = make_organization(id=WORKSPACE)
-        connection = find_connect_connection(response.json()["client_key"])
+        connection = find_tenant(response.json()["client_key"], live_only=False)
         connection.organization_id = org.id
         connection.status = "active"
         customers = {}

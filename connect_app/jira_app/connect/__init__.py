@@ -1,7 +1,6 @@
 """The Atlassian Connect side of the service: descriptor, lifecycle, the Customers panel, configure page."""
 
-from flask import Blueprint
+from connect_app.jira_app.connect import lifecycle, panel  # noqa: F401  (each registers its routes on bp)
+from connect_app.jira_app.connect.blueprint import bp
 
-bp = Blueprint("connect", __name__)
-
-from connect_app.jira_app.connect import lifecycle, panel  # noqa: E402,F401  (register routes on bp)
+__all__ = ["bp"]

@@ -9,7 +9,6 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
-from sqlalchemy import select
 
 from connect_app.atlassian import (
     AtlassianAuthError,
@@ -19,8 +18,8 @@ from connect_app.atlassian import (
     verify_context_token,
     verify_request_token,
 )
+from connect_app.connections.records import find_tenant
 from connect_app.errors import ApiError
-from connect_app.extensions import db
 from connect_app.models import JiraConnection
 
 log = logging.getLogger(__name__)
@@ -41,17 +40,6 @@ def raw_request_target() -> str:
 def app_base_path() -> str:
     """The path part of our BASE_URL; Connect QSH paths are relative to it."""
     return urlsplit(current_app.config["BASE_URL"]).path.rstrip("/")
-
-
-def find_tenant(client_key: str) -> JiraConnection | None:
-    """The installed Connect tenant with this clientKey (uninstalled sites have no valid tokens)."""
-    return db.session.scalar(
-        select(JiraConnection).where(
-            JiraConnection.kind == "connect",
-            JiraConnection.client_key == client_key,
-            JiraConnection.status.in_(("pending", "active", "disabled")),
-        )
-    )
 
 
 def install_key_fetcher() -> InstallKeyFetcher:

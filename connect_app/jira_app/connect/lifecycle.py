@@ -9,14 +9,16 @@ from flask import current_app, g, jsonify, request
 from connect_app.atlassian import AtlassianAuthError, token_from_request, verify_install_token
 from connect_app.atlassian.client import APP_KEY
 from connect_app.connections import installations
+from connect_app.connections.records import find_tenant
 from connect_app.errors import ApiError
-from connect_app.jira_app.connect import bp
 from connect_app.jira_app.connect.auth import (
     install_key_fetcher,
     jira_jwt_required,
     raw_request_target,
 )
+from connect_app.jira_app.connect.blueprint import bp
 from connect_app.jira_app.descriptor import render_descriptor
+from connect_app.models import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def _verified_lifecycle_body() -> dict:
         payload = installations.validate_install_payload(request.get_json(silent=True), APP_KEY)
     except installations.InstallError as error:
         raise ApiError(400, "invalid_lifecycle_payload", str(error)) from error
-    known = installations.find_connect_connection(payload["clientKey"])
+    known = find_tenant(payload["clientKey"], live_only=False)
     try:
         token = token_from_request(request.headers, request.args)
         # A first install must be RS256 (Atlassian's key by kid). A re-install of a known
@@ -62,8 +64,8 @@ def installed():
 def uninstalled():
     """Jira uninstalled the app: disable the tenant; its data is purged after the retention period."""
     payload = _verified_lifecycle_body()
-    connection = installations.find_connect_connection(payload["clientKey"])
-    if connection is not None and connection.status != "uninstalled":
+    connection = find_tenant(payload["clientKey"], live_only=False)
+    if connection is not None and connection.status != ConnectionStatus.UNINSTALLED:
         installations.record_uninstall(connection)
     return "", 204
 

@@ -7,18 +7,19 @@ import re
 
 from flask import g, render_template, request
 
+from connect_app.atlassian.client import JiraError
 from connect_app.connections import installations
 from connect_app.connections.access import jira_client
 from connect_app.customers import records as customer_domain
 from connect_app.errors import ApiError
 from connect_app.jira_app import issue_customers
-from connect_app.jira_app.connect import bp
 from connect_app.jira_app.connect.auth import (
     CONTEXT_HEADER,
     context_token_required,
     jira_jwt_required,
     mint_context_token,
 )
+from connect_app.jira_app.connect.blueprint import bp
 from connect_app.models import LINK_TYPES
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,6 @@ def panel_remove_link(customer_id: str):
 
 
 def _change(action):
-    from connect_app.atlassian.client import JiraError
-
     notice = None
     try:
         action(_jira_client())
