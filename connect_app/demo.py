@@ -219,7 +219,7 @@ def run_demo(*, host: str, port: int) -> None:
         ensure_organization(DEMO_WORKSPACE, name="Demo Workspace")
         catalog = site.control("GET", "/_sandbox/customers").json()
         rows = [(line, row) for line, row in enumerate(sandbox_customer_rows(catalog), start=1)]
-        counts = customer_domain.upsert_customers(DEMO_WORKSPACE, rows)
+        counts = customer_domain.upsert_customers(DEMO_WORKSPACE, rows).counts
         token = mint_service_token(app.config["CSCX_SIGNING_SECRET"], workspace=DEMO_WORKSPACE,
                                    role="csm", user=CSMS[0][0], email=CSMS[0][1], ttl=86400)
         db.session.remove()

@@ -137,6 +137,47 @@ def set_property(key, prop):
     return Response(status=201 if created else 200)
 
 
+MULTI_MAX_ISSUES = 100
+MULTI_MAX_PROPERTIES = 10
+
+
+@bp.post("/issue/properties/multi")
+def set_properties_multi():
+    """POST /issue/properties/multi (Cloud): up to 100 issues, 10 properties each; 303 See Other to the task."""
+    state = site()
+    if state.flavour != "cloud":
+        raise JiraError(404, ["null for uri: " + request.url])
+    issues = json_body().get("issues")
+    if not isinstance(issues, list) or not issues:
+        raise JiraError(400, ["At least one issue must be specified."])
+    if len(issues) > MULTI_MAX_ISSUES:
+        raise JiraError(400, [f"The number of issues can't exceed {MULTI_MAX_ISSUES}."])
+    entries = []
+    for entry in issues:
+        issue_id = entry.get("issueID") if isinstance(entry, dict) else None
+        properties = entry.get("properties") if isinstance(entry, dict) else None
+        if isinstance(issue_id, bool) or not isinstance(issue_id, int):
+            raise JiraError(400, ["issueID must be the issue's numeric id."])
+        if not isinstance(properties, dict) or not properties or len(properties) > MULTI_MAX_PROPERTIES:
+            raise JiraError(400, [f"Each issue needs 1 to {MULTI_MAX_PROPERTIES} properties."])
+        if any(not key or len(key) > 255 for key in properties) or any(v is None for v in properties.values()):
+            raise JiraError(400, ["The property key cannot be longer than 255 characters and values must be JSON."])
+        entries.append((issue_id, properties))
+    task_id = state.set_properties_bulk(entries, actor=caller_id())
+    return Response(status=303, headers={"Location": f"{state.base_url}/rest/api/{api_version()}/task/{task_id}"})
+
+
+@bp.get("/task/<task_id>")
+def get_task(task_id):
+    """GET /task/{taskId}: a long-running task's status and result."""
+    state = site()
+    with state.lock:
+        task = state.tasks.get(task_id)
+        if task is None:
+            raise not_found(f"Task with id {task_id} not found.")
+        return jsonify(task | {"self": f"{state.base_url}/rest/api/{api_version()}/task/{task_id}"})
+
+
 @bp.delete("/issue/<key>/properties/<prop>")
 def delete_property(key, prop):
     """DELETE /issue/{key}/properties/{propertyKey}: 204."""

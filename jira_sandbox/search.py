@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from jira_sandbox.catalog import PRIORITIES, RESOLUTIONS, STATUSES
 from jira_sandbox.errors import JiraError
 from jira_sandbox.jql import FieldDef, JqlError, SearchContext, parse
+from jira_sandbox.jql.fields import PropertyField
 
 CACHE_SIZE = 16
 CACHE_TTL_S = 300
@@ -34,8 +35,25 @@ def context(state, user_id: str | None) -> SearchContext:
         users=users, current_user=user_id, now=datetime.now(UTC),
         statuses={name: v[1] for name, v in STATUSES.items()},
         priorities=[name for _, name in PRIORITIES], projects=set(state.projects),
-        resolutions=list(RESOLUTIONS),
+        resolutions=list(RESOLUTIONS), property_fields=property_fields(state),
     )
+
+
+def property_fields(state) -> list[PropertyField]:
+    """The indexed issue properties the installed Connect apps declared (their JQL aliases)."""
+    host = getattr(state, "connect_host", None)
+    found = []
+    for install in host.all() if host is not None else ():
+        modules = (install.descriptor or {}).get("modules") or {}
+        for module in modules.get("jiraEntityProperties") or ():
+            if str(module.get("entityType", "issue")).lower() != "issue":
+                continue
+            for config in module.get("keyConfigurations") or ():
+                for extraction in config.get("extractions") or ():
+                    if extraction.get("alias") and extraction.get("objectName"):
+                        found.append(PropertyField(extraction["alias"], config["propertyKey"],
+                                                   extraction["objectName"], extraction.get("type", "text")))
+    return found
 
 
 def is_unbounded(jql: str) -> bool:

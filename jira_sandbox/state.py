@@ -74,6 +74,7 @@ class SandboxState:
             admin = self.users.get(self.admin_id) if hasattr(self, "admin_id") else None
             self.issues: dict[str, dict] = {}
             self.issue_ids: dict[str, str] = {}
+            self.tasks: dict[str, dict] = {}  # long-running tasks (bulk property sets), by id
             self.users: dict[str, dict] = {}
             self.projects: dict[str, dict] = {}
             self.customer_catalog = []
@@ -269,6 +270,30 @@ class SandboxState:
             event = self._event("issue_property_set", None, issue, None, actor, prop)
         self._notify([event])
         return created
+
+    def set_properties_bulk(self, entries: list[tuple[int, dict[str, Any]]], actor: str | None = None) -> str:
+        """Bulk set by issue (Cloud's /issue/properties/multi): applied at once, non-transactional; returns a task id.
+
+        Issues that do not exist are skipped and named in the task's result, as Jira does.
+        """
+        missing, updated = [], 0
+        for issue_id, properties in entries:
+            try:
+                self.get_issue(str(issue_id))
+            except JiraError:
+                missing.append(issue_id)
+                continue
+            for prop, value in properties.items():
+                self.set_property(str(issue_id), prop, value, actor)
+            updated += 1
+        with self.lock:
+            task_id = str(10000 + len(self.tasks))
+            now = int(time.time() * 1000)
+            self.tasks[task_id] = {"id": task_id, "description": "Bulk issue property update", "status": "COMPLETE",
+                                   "submitted": now, "started": now, "finished": now, "progress": 100,
+                                   "elapsedRuntime": 0, "lastUpdate": now,
+                                   "result": {"updated": updated, "failedIssueIds": missing}}
+        return task_id
 
     def delete_property(self, key: str, prop: str, actor: str | None = None) -> None:
         """Remove an issue entity property (404 if absent)."""

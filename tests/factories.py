@@ -6,7 +6,7 @@ import itertools
 from decimal import Decimal
 
 from connect_app.extensions import db
-from connect_app.models import Customer, JiraConnection, JiraIssue, Organization
+from connect_app.models import Customer, JiraConnection, JiraCustomerLink, JiraIssue, Organization
 
 _counter = itertools.count(1)
 
@@ -62,3 +62,13 @@ def make_issue(connection: JiraConnection, **overrides) -> JiraIssue:
     db.session.add(issue)
     db.session.commit()
     return issue
+
+
+def make_link(issue: JiraIssue, customer: Customer, **overrides) -> JiraCustomerLink:
+    """A link from an issue to a customer (a rule link by default)."""
+    values = {"connection_id": issue.connection_id, "issue_id": issue.id, "jira_key": issue.jira_key,
+              "customer_id": customer.id, "link_type": "affected", "source": "rule"} | overrides
+    link = JiraCustomerLink(**values)
+    db.session.add(link)
+    db.session.commit()
+    return link

@@ -23,7 +23,7 @@ def test_readyz_reports_pending_migrations(tmp_path):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["migrations"] == "pending"
-    assert response.json["expected"] == ["0001"]
+    assert response.json["expected"] == ["0002"]  # the newest migration
 
 
 def test_readyz_reports_an_unreachable_database(tmp_path):

@@ -1,4 +1,4 @@
-"""The one migration builds the whole model on an empty SQLite and an empty PostgreSQL database."""
+"""The migrations build the whole model on an empty SQLite and an empty PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from connect_app.extensions import db
+from connect_app.paths import migrations_dir
 from tests.conftest import BACKENDS, POSTGRES_URL, migrate, postgres_schema_url
+
+HEAD = ScriptDirectory(str(migrations_dir())).get_current_head()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -49,7 +53,7 @@ def test_upgrade_is_idempotent(empty_database, tmp_path):
     migrate(empty_database, tmp_path)
     engine = create_engine(empty_database)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
     engine.dispose()
 
 

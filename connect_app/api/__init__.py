@@ -4,6 +4,7 @@ from connect_app.api import (  # noqa: F401  (each registers its routes on bp)
     admin_delivery,
     connections,
     customers,
+    impact,
     integrations,
     jira_issues,
     linking,

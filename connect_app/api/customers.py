@@ -12,6 +12,7 @@ from connect_app.api.params import int_arg, json_body
 from connect_app.customers import records as domain
 from connect_app.errors import ApiError
 from connect_app.extensions import db
+from connect_app.impact.store import rescore_customers
 from connect_app.models import Customer
 
 MAX_LIMIT = 100
@@ -32,10 +33,11 @@ def upsert_customers():
         raise ApiError(400, "invalid_body", "send a customer object or {\"customers\": [...]}")
     rows = [(position, item if isinstance(item, dict) else {"_": item}) for position, item in enumerate(items, 1)]
     try:
-        counts = domain.upsert_customers(g.organization.id, rows)
+        upserted = domain.upsert_customers(g.organization.id, rows)
     except domain.CustomerValidationError as exc:
         raise ApiError(422, "invalid_customers", str(exc), details=[r.to_dict() for r in exc.rejected]) from exc
-    return jsonify(counts), 200
+    rescore_customers(upserted.rescore)
+    return jsonify(upserted.counts), 200
 
 
 @bp.get("/customers")

@@ -55,6 +55,8 @@ ISSUES = "issue"
 ISSUE = "issue/{key}"
 ISSUE_CHANGELOG = "issue/{key}/changelog"
 ISSUE_PROPERTY = "issue/{key}/properties/{prop}"
+ISSUE_PROPERTIES_MULTI = "issue/properties/multi"  # Cloud: up to 100 issues, 10 properties each, per request
+ISSUE_PROPERTIES_MULTI_MAX = 100
 FIELDS = "field"
 STATUSES = "status"
 SERVER_INFO = "serverInfo"
@@ -186,6 +188,7 @@ class JiraClient:
         self.retry = retry or RetryPolicy()
         self.token_provider = token_provider
         self.requests_made = 0
+        self.timeout = timeout
         # Retries are ours (retry_with_header=False, no backoff_and_retry): one place, typed errors.
         self._jira = Jira(url=self.base_url, session=self.session, cloud=flavour == "cloud", timeout=timeout,
                           api_version=self.api_version, advanced_mode=True, retry_with_header=False)
@@ -201,7 +204,7 @@ class JiraClient:
         return f"rest/api/{self.api_version}/{path.lstrip('/')}"
 
     def _send(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
-              ok: Iterable[int] = ()) -> requests.Response:
+              ok: Iterable[int] = (), follow_redirects: bool = True) -> requests.Response:
         """Send one request with bounded retries; return the response or raise a typed JiraError."""
         attempt = 0
         while True:
@@ -211,8 +214,14 @@ class JiraClient:
                 self.session.headers["Authorization"] = f"Bearer {self.token_provider()}"
             try:
                 self.requests_made += 1
-                response = self._jira.request(method, self._path(path), params=params, json=json,
-                                              advanced_mode=True)
+                if follow_redirects:
+                    response = self._jira.request(method, self._path(path), params=params, json=json,
+                                                  advanced_mode=True)
+                else:
+                    # A 303 to a task: following it would replay a request signed for another URL.
+                    response = self.session.request(method, f"{self.base_url}/{self._path(path)}", params=params,
+                                                    json=json, headers={"Accept": "application/json"},
+                                                    timeout=self.timeout, allow_redirects=False)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt >= self.retry.max_tries:
                     raise JiraError(0, [f"network error: {type(exc).__name__}"]) from exc
@@ -359,6 +368,28 @@ class JiraClient:
     def set_issue_property(self, key: str, prop: str, value: Any) -> None:
         """PUT an issue entity property (any JSON value)."""
         self._send("PUT", _issue_path(ISSUE_PROPERTY, key, prop), json=value)
+
+    def set_issue_properties(self, values: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Set properties on many issues: `(issue id, {property key: value})` pairs; returns the ids Jira lacks.
+
+        Cloud: POST /issue/properties/multi, up to 100 issues per request (an asynchronous task
+        Jira answers with 303 See Other; the task's progress is not awaited, and issues it lacks
+        are skipped by Jira). Server/DC has no bulk API: one PUT per property.
+        """
+        if self.is_cloud:
+            for start in range(0, len(values), ISSUE_PROPERTIES_MULTI_MAX):
+                body = {"issues": [{"issueID": int(issue_id), "properties": properties}
+                                   for issue_id, properties in values[start:start + ISSUE_PROPERTIES_MULTI_MAX]]}
+                self._send("POST", ISSUE_PROPERTIES_MULTI, json=body, ok=(303,), follow_redirects=False)
+            return []
+        missing = []
+        for issue_id, properties in values:
+            try:
+                for prop, value in properties.items():
+                    self.set_issue_property(str(issue_id), prop, value)
+            except JiraNotFound:
+                missing.append(str(issue_id))
+        return missing
 
     def delete_issue_property(self, key: str, prop: str) -> None:
         """DELETE an issue entity property; absent already is fine."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from connect_app.customers.records import CustomerValidationError, upsert_customers
+from connect_app.impact.store import rescore_customers
 from connect_app.workspaces import ensure_organization
 
 
@@ -55,11 +56,13 @@ def import_customers(build_app, file: Path, workspace: str) -> None:
     with app.app_context():
         ensure_organization(workspace)
         try:
-            counts = upsert_customers(workspace, rows)
+            upserted = upsert_customers(workspace, rows)
         except CustomerValidationError as exc:
             click.echo(f"rejected {len(exc.rejected)} row(s); nothing was imported:", err=True)
             for rejected in exc.rejected:
                 problems = "; ".join(f"{f}: {m}" if f != "_" else m for f, m in rejected.errors.items())
                 click.echo(f"  {kind} {rejected.line}: {problems}", err=True)
             sys.exit(1)
+        rescore_customers(upserted.rescore)
+    counts = upserted.counts
     click.echo(f"imported {counts['total']} customer(s): {counts['created']} created, {counts['updated']} updated")

@@ -199,8 +199,20 @@ def validate_rows(rows: list[tuple[int, dict[str, Any]]]) -> list[CustomerInput]
     return accepted
 
 
-def upsert_customers(organization_id: str, rows: list[tuple[int, dict[str, Any]]]) -> dict[str, int]:
-    """Validate then insert or update customers of a workspace, all or nothing; returns counts."""
+# What an issue's impact and Jira's view of its customers depend on: a change rescores their issues.
+SCORED_FIELDS = ("name", "slug", "arr", "tier", "health_score", "renewal_date")
+
+
+@dataclass
+class Upserted:
+    """An upsert's counts, and the updated customers whose scored fields changed (their issues need rescoring)."""
+
+    counts: dict[str, int]
+    rescore: list[uuid.UUID] = field(default_factory=list)
+
+
+def upsert_customers(organization_id: str, rows: list[tuple[int, dict[str, Any]]]) -> Upserted:
+    """Validate then insert or update customers of a workspace, all or nothing."""
     inputs = validate_rows(rows)
     by_external = {i.values["external_id"] for i in inputs if i.values.get("external_id")}
     by_slug = {i.values["slug"] for i in inputs}
@@ -214,6 +226,7 @@ def upsert_customers(organization_id: str, rows: list[tuple[int, dict[str, Any]]
     index |= {("slug", c.slug): c for c in existing}
     slug_owner = {c.slug: c for c in existing}
     created = updated = 0
+    rescore: list[uuid.UUID] = []
     conflicts: list[RowError] = []
     try:
         for item in inputs:
@@ -226,12 +239,14 @@ def upsert_customers(organization_id: str, rows: list[tuple[int, dict[str, Any]]
                     )
                     continue
                 customer = holder
+            before = None  # a new customer has no issues to rescore yet
             if customer is None:
                 customer = Customer(organization_id=organization_id)
                 db.session.add(customer)
                 created += 1
             else:
                 updated += 1
+                before = [getattr(customer, name) for name in SCORED_FIELDS]
             for key, value in item.values.items():
                 if key != "id":
                     setattr(customer, key, value)
@@ -239,13 +254,15 @@ def upsert_customers(organization_id: str, rows: list[tuple[int, dict[str, Any]]
                 customer.id = item.values["id"]
             customer.name_key = customer.name.lower()
             slug_owner[customer.slug] = customer
+            if before is not None and before != [getattr(customer, name) for name in SCORED_FIELDS]:
+                rescore.append(customer.id)
         if conflicts:
             raise CustomerValidationError(conflicts)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return {"created": created, "updated": updated, "total": created + updated}
+    return Upserted({"created": created, "updated": updated, "total": created + updated}, rescore)
 
 
 def search_customers(organization_id: str, query: str = "", limit: int = 20, offset: int = 0) -> list[Customer]:

@@ -10,17 +10,25 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connect_app.atlassian.client import APP_KEY
+from connect_app.atlassian.client import JiraError
+from connect_app.delivery.outbox import submit_deliveries
 from connect_app.extensions import db
+from connect_app.impact.jira_property import write_properties
+from connect_app.impact.queries import top_factors
+from connect_app.impact.store import recompute
 from connect_app.linking.rule_store import customer_label
-from connect_app.models import LINK_TYPES, AuditEntry, Customer, JiraConnection, JiraCustomerLink, JiraIssue
+from connect_app.models import (
+    LINK_TYPES,
+    AuditEntry,
+    Customer,
+    IssueImpact,
+    JiraConnection,
+    JiraCustomerLink,
+    JiraIssue,
+)
 from connect_app.sync.engine import sync_issue
 
 log = logging.getLogger(__name__)
-
-ISSUE_PROPERTY = "cscx-customers"
-GLANCE_PROPERTY = f"com.atlassian.jira.issue:{APP_KEY}:cscx-customers-glance:status"
-
 
 class LinkError(Exception):
     """A manual link cannot be made or removed; the message is safe to show the user."""
@@ -44,6 +52,12 @@ class IssueCustomers:
 
     issue: JiraIssue | None
     linked: list[LinkedCustomer]
+    impact: IssueImpact | None = None
+
+    @property
+    def top_factors(self) -> list[dict[str, Any]]:
+        """The impact factors earning the most points."""
+        return top_factors(self.impact.factors) if self.impact is not None else []
 
     @property
     def total_arr(self) -> Decimal:
@@ -64,7 +78,8 @@ def issue_customers(connection: JiraConnection, issue_key: str) -> IssueCustomer
         .where(JiraCustomerLink.issue_id == issue.id, Customer.organization_id == connection.organization_id)
         .order_by(Customer.arr.desc(), Customer.name_key)
     ).all()
-    return IssueCustomers(issue, [LinkedCustomer(customer, link) for link, customer in rows])
+    return IssueCustomers(issue, [LinkedCustomer(customer, link) for link, customer in rows],
+                          db.session.get(IssueImpact, issue.id))
 
 
 def _customer_of_workspace(connection: JiraConnection, customer_id: str) -> Customer:
@@ -116,8 +131,10 @@ def add_manual_link(connection: JiraConnection, issue_key: str, customer_id: str
         actor_id=actor_account_id, action="link.added", target_type="issue", target_id=issue_key,
         details={"customer_id": str(customer.id), "customer": customer.name, "link_type": link_type},
     ))
+    rescored = recompute([issue.id], property_stale=True)
     db.session.commit()
-    write_back(connection, issue_key, client, added=customer)
+    submit_deliveries(rescored.messages)
+    write_back(connection, issue, client, added=customer)
     return link
 
 
@@ -134,42 +151,34 @@ def remove_manual_link(connection: JiraConnection, issue_key: str, customer_id: 
         raise LinkError("that customer is not linked to this issue", 404)
     if link.source != "manual":
         raise LinkError("this link comes from a linking rule; change the rule in CSCX.AI to remove it", 409)
+    issue = db.session.get(JiraIssue, link.issue_id)
     db.session.delete(link)
     db.session.add(AuditEntry(
         organization_id=connection.organization_id, connection_id=connection.id, actor_type="jira_user",
         actor_id=actor_account_id, action="link.removed", target_type="issue", target_id=issue_key,
         details={"customer_id": str(customer.id), "customer": customer.name},
     ))
+    db.session.flush()
+    rescored = recompute([issue.id], property_stale=True)
     db.session.commit()
-    write_back(connection, issue_key, client, removed=customer)
+    submit_deliveries(rescored.messages)
+    write_back(connection, issue, client, removed=customer)
 
 
-def property_value(state: IssueCustomers) -> dict[str, Any]:
-    """The indexed issue property: slugs for `cscxCustomer = acme` JQL, count and ARR for sorting."""
-    return {
-        "slugs": [row.customer.slug for row in state.linked],
-        "count": len(state.linked),
-        "arr": float(state.total_arr),
-        "customers": [
-            {"id": str(row.customer.id), "name": row.customer.name, "slug": row.customer.slug,
-             "link_type": row.link.link_type}
-            for row in state.linked
-        ],
-    }
-
-
-def write_back(connection: JiraConnection, issue_key: str, client, *, added: Customer | None = None,
+def write_back(connection: JiraConnection, issue: JiraIssue, client, *, added: Customer | None = None,
                removed: Customer | None = None) -> None:
-    """Tell Jira: the customer label, the indexed property, and the glance count."""
-    state = issue_customers(connection, issue_key)
+    """Tell Jira: the customer's label, then the indexed property and the glance (only if they changed)."""
     update: list[dict[str, str]] = []
     if added is not None:
         update.append({"add": customer_label(added)})
-    if removed is not None and all(row.customer.id != removed.id for row in state.linked):
-        update.append({"remove": customer_label(removed)})
+    if removed is not None:
+        still_linked = db.session.scalar(select(JiraCustomerLink.id).where(
+            JiraCustomerLink.issue_id == issue.id, JiraCustomerLink.customer_id == removed.id))
+        if still_linked is None:
+            update.append({"remove": customer_label(removed)})
     if update:
-        client.edit_issue(issue_key, update={"labels": update})
-    client.set_issue_property(issue_key, ISSUE_PROPERTY, property_value(state))
-    count = len(state.linked)
-    client.set_issue_property(issue_key, GLANCE_PROPERTY, {"type": "badge", "value": {"label": str(count)}})
-    log.info("panel.write_back", extra={"issue": issue_key, "customers": count})
+        client.edit_issue(issue.jira_key, update={"labels": update})
+    counts = write_properties(str(connection.id), [issue.id], client=client)
+    log.info("panel.write_back", extra={"issue": issue.jira_key, **counts})
+    if counts["failed"]:
+        raise JiraError(0, ["Jira did not take the issue property; it is written again on the next change"])

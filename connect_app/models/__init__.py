@@ -3,7 +3,7 @@
 from connect_app.models.customers import LINK_TYPES, RULE_STRATEGIES, TIERS, Customer, LinkingRule
 from connect_app.models.delivery import Notification, OutboxMessage, Subscription, WebhookDelivery
 from connect_app.models.governance import AuditEntry, DraftApproval, IssueDraft, SlaEvent, SlaPolicy
-from connect_app.models.issues import IssueEvent, IssueStatusChange, JiraCustomerLink, JiraIssue
+from connect_app.models.issues import IssueEvent, IssueImpact, IssueStatusChange, JiraCustomerLink, JiraIssue
 from connect_app.models.tenancy import (
     LIVE_STATUSES,
     ConnectionKind,
@@ -27,6 +27,7 @@ __all__ = [
     "DraftApproval",
     "IssueDraft",
     "IssueEvent",
+    "IssueImpact",
     "IssueStatusChange",
     "JiraConnection",
     "JiraCustomerLink",

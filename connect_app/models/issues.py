@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, Float, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connect_app.extensions import db
@@ -14,6 +15,7 @@ from connect_app.models.customers import LINK_TYPES
 from connect_app.models.types import JSONType, UTCDateTime, new_uuid, utcnow
 
 LINK_SOURCES = ("rule", "manual", "created")
+IMPACT_SEVERITIES = ("critical", "high", "medium", "low")
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
 EVENT_KINDS = (
     "created",
@@ -140,3 +142,34 @@ class IssueEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IssueImpact(db.Model):
+    """How badly one linked issue hurts the workspace's customers (derived: recomputed, never synced).
+
+    `property_digest` is the digest of Jira's indexed issue property as last checked (None: it may
+    have changed, check again) and `written_digest` what was last written to Jira, so Jira is only
+    written when a value changes.
+    """
+
+    __tablename__ = "issue_impacts"
+    __table_args__ = (
+        Index("ix_issue_impacts_org_score", "organization_id", "score"),
+        Index("ix_issue_impacts_connection", "connection_id"),
+    )
+
+    issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jira_issues.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jira_connections.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    severity: Mapped[str] = mapped_column(
+        Enum(*IMPACT_SEVERITIES, name="impact_severity", native_enum=False, create_constraint=True), default="low"
+    )
+    customers: Mapped[int] = mapped_column(default=0)
+    arr: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))  # ARR of the linked customers
+    factors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    band_version: Mapped[int] = mapped_column(default=0)  # +1 per severity change (the push's idempotency key)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    property_digest: Mapped[str | None] = mapped_column(String(64))
+    written_digest: Mapped[str | None] = mapped_column(String(64))
+

@@ -39,6 +39,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     # Dynamic webhooks die 30 days after their last refresh; the job extends those with < 10 days left.
     PeriodicJob("webhooks.refresh", "connect_app.connections.webhook_registration.refresh_expiring_webhooks",
                 timedelta(hours=12)),
+    # Renewals come closer every day and the reference ARR moves: rescore, and retry stale Jira properties.
+    PeriodicJob("impact.refresh", "connect_app.impact.store.refresh_all", timedelta(hours=1)),
 ]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from connect_app.atlassian.client import JiraNotFound
 from connect_app.atlassian.issue_json import normalize_issue, status_changes
 from connect_app.extensions import db
+from connect_app.impact import store as impact
 from connect_app.models import JiraCustomerLink, JiraIssue
 from connect_app.models.types import utcnow
 from connect_app.sync.store import (
@@ -40,6 +41,7 @@ class PageWriter:
         self.customers = customers
         self.seen: set[str] = set()
         self.counts = {"issues": 0, "linked": 0, "unlinked": 0, "status_changes": 0, "deleted": 0, "reconciled": 0}
+        self.impact = impact.Recomputed()  # band-change pushes and stale Jira properties, for after the commit
 
     @property
     def connection_id(self) -> uuid.UUID:
@@ -64,6 +66,7 @@ class PageWriter:
         desired = {ids[r["jira_id"]]: self.ctx.matcher.desired_links(r, self.ctx.jql_members) for r in rows}
         keys = {ids[r["jira_id"]]: r["jira_key"] for r in rows}
         self._count(apply_rule_links(self.connection_id, desired, keys, customers=self.customers))
+        self._rescore(ids.values())
         self.seen.update(r["jira_id"] for r in rows)
         self.counts[counter] += len({r["jira_id"] for r in rows})
 
@@ -88,6 +91,7 @@ class PageWriter:
         counts = apply_rule_links(self.connection_id, desired, {s["id"]: s["jira_key"] for s in stored},
                                   customers=self.customers)
         self._count(counts)
+        self._rescore(s["id"] for s in stored)
         return counts
 
     def check_gone(self, gone: list[tuple[uuid.UUID, str]], verified_missing: bool = False) -> None:
@@ -104,6 +108,14 @@ class PageWriter:
                 continue
             self.write([raw], counter="reconciled")
         self.counts["deleted"] += mark_deleted(self.connection_id, missing)
+        self._rescore(missing)
+
+    def _rescore(self, issue_ids: Iterable[uuid.UUID]) -> None:
+        """The impact of issues whose state or links this page changed (in the page's transaction)."""
+        outcome = impact.recompute(issue_ids, property_stale=True)
+        self.impact.messages += outcome.messages
+        self.impact.stale_connections |= outcome.stale_connections
+        self.impact.changed += outcome.changed
 
     def relink_jql_members(self) -> None:
         """Stored issues whose free-JQL membership may have changed without the issue being refetched."""

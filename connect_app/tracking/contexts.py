@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import select, update
 
-from connect_app.customers.context import context_of, digest
 from connect_app.delivery import outbox
 from connect_app.extensions import db
+from connect_app.impact.health import context_of, digest
 from connect_app.models import Customer, OutboxMessage
 from connect_app.models.types import utcnow
 

@@ -35,6 +35,8 @@ from connect_app.atlassian.issue_json import (
 from connect_app.connections.access import jira_client
 from connect_app.delivery import outbox
 from connect_app.extensions import db
+from connect_app.impact.jira_property import submit_writes
+from connect_app.impact.store import recompute
 from connect_app.linking.rule_store import rules_for
 from connect_app.linking.rules import RuleMatcher
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
@@ -64,6 +66,7 @@ class Applied:
     events: list[uuid.UUID] = field(default_factory=list)
     messages: list[uuid.UUID] = field(default_factory=list)
     customers: set[uuid.UUID] = field(default_factory=set)
+    stale_properties: set[uuid.UUID] = field(default_factory=set)  # connections whose Jira property may be stale
     note: str | None = None
 
 
@@ -97,6 +100,7 @@ def after_commit(applied: Applied) -> None:
         messages += contexts.refresh_contexts(applied.customers)
     for message_id in messages:
         outbox.deliver_message(str(message_id))
+    submit_writes(applied.stale_properties)
 
 
 def event_time(payload: dict[str, Any]) -> datetime:
@@ -278,6 +282,9 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
     db.session.refresh(issue)
     for dedupe_key, change, occurred_at in changes:
         _record(connection, issue, dedupe_key, change, occurred_at, customers, applied)
+    rescored = recompute([issue_id], property_stale=True)
+    applied.messages += rescored.messages
+    applied.stale_properties |= rescored.stale_connections
     return applied
 
 

@@ -35,6 +35,16 @@ class FieldDef:
     kind: str
 
 
+@dataclass(frozen=True)
+class PropertyField:
+    """An indexed issue-property extraction an installed app declared (`jiraEntityProperties`)."""
+
+    alias: str
+    property_key: str
+    path: str  # objectName: a dotted path into the property's value
+    type: str  # number | string | text | date
+
+
 @dataclass
 class SearchContext:
     """The site as the engine sees it for one search (who asks, when, what exists)."""
@@ -47,6 +57,7 @@ class SearchContext:
     priorities: list[str]
     projects: set[str]
     resolutions: list[str] = field(default_factory=lambda: ["Done", "Won't Fix", "Duplicate", "Cannot Reproduce"])
+    property_fields: list[PropertyField] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,24 @@ def custom_spec(definition: FieldDef) -> FieldSpec:
     return FieldSpec(field_id, kind, operators, lambda issue: (issue.get("customfields") or {}).get(field_id))
 
 
+PROPERTY_KINDS = {"number": ("number", ORDERED), "string": ("labels", EQUALITY), "text": ("text", TEXT),
+                  "date": ("date", ORDERED)}
+
+
+def property_spec(definition: PropertyField) -> FieldSpec:
+    """The FieldSpec of an indexed issue property: read from the issue's entity property by its path."""
+    kind, operators = PROPERTY_KINDS.get(definition.type, ("text", TEXT))
+    key, path = definition.property_key, definition.path.split(".")
+
+    def read(issue: dict) -> object:
+        value = (issue.get("properties") or {}).get(key)
+        for step in path:
+            value = value.get(step) if isinstance(value, dict) else None
+        return value
+
+    return FieldSpec(definition.alias, kind, operators, read)
+
+
 def canonical_id(name: str) -> str:
     """Best-effort canonical id without a context (custom fields by name stay as written, lower case)."""
     lower = name.lower()
@@ -126,12 +155,15 @@ class FieldIndex:
         self.by_name = {}
         for definition in ctx.custom_fields:
             self.by_name.setdefault(definition.name.lower(), definition)
+        self.properties = {p.alias.lower(): p for p in ctx.property_fields}
 
     def resolve(self, name: str) -> FieldSpec:
         """The spec for a field as written in a query; unknown fields raise Jira's message."""
         lower = name.lower()
         if lower in SYSTEM_FIELDS:
             return SYSTEM_FIELDS[lower]
+        if lower in self.properties:
+            return property_spec(self.properties[lower])
         match = CF_BRACKET.match(name) or CF_ID.match(name)
         definition = self.by_id.get(f"customfield_{match.group(1)}") if match else self.by_name.get(lower)
         if definition is None:

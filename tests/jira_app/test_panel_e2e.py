@@ -51,14 +51,16 @@ def test_engineer_adds_and_removes_customers(installed_site):
     assert "customer_acme-corp" in labels and "customer_globex" in labels
     prop = issue_property(s, "CS-1", "cscx-customers")
     assert sorted(prop["slugs"]) == ["acme-corp", "globex"] and prop["count"] == 2
-    assert issue_property(s, "CS-1", GLANCE) == {"type": "badge", "value": {"label": "2"}}
+    glance = issue_property(s, "CS-1", GLANCE)
+    assert glance["type"] == "lozenge" and glance["value"]["label"] == f"2 · {prop['impactSeverity']}"
+    assert prop["impactSeverity"] in ("critical", "high", "medium", "low") and prop["impactScore"] > 0
 
     response = remove(s, token, s.customers["acme"])
     assert response.status_code == 200
     assert "1 customer" in response.text and "Acme Corp" not in response.text
     assert "customer_acme-corp" not in issue_labels(s, "CS-1")
     assert issue_property(s, "CS-1", "cscx-customers")["slugs"] == ["globex"]
-    assert issue_property(s, "CS-1", GLANCE)["value"]["label"] == "1"
+    assert issue_property(s, "CS-1", GLANCE)["value"]["label"].startswith("1 · ")
 
     with s.live.app.app_context():
         issue = db.session.scalar(select(JiraIssue).where(JiraIssue.jira_key == "CS-1"))

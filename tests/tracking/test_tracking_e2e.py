@@ -56,7 +56,9 @@ def test_every_transition_kind_notifies_the_right_csms_once(tracked_site):
     contexts = sorted((d["data"] for d in s.receiver.topics("customer.context")), key=lambda d: d["computed_at"])
     acme = [d["context"] for d in contexts if d["context"]["customer"]["id"] == s.customers["acme"]]
     assert acme[-1]["open_issues"] == 1 and acme[-1]["open_by_priority"] == {"Highest": 1}
-    assert acme[-1]["issue_health"] == {"score": 75, "label": "at_risk"}
+    # One Highest issue, just opened: a load of 25 against the half-point of 40 -> 100 * 40 / 65.
+    health = acme[-1]["issue_health"]
+    assert (health["score"], health["label"], health["load"]) == (61.5, "watch", 25.0)
 
 
 def test_custom_workflow_with_status_map(tracked_site):

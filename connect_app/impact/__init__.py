@@ -1,0 +1,1 @@
+"""Impact analysis: which customers each issue hurts, how badly, and each customer's issue health."""
