@@ -33,6 +33,7 @@ from connect_app.extensions import db
 from connect_app.linking.rule_store import check_rules, replace_rules
 from connect_app.models import ConnectionStatus, Customer
 from connect_app.platform import db as database
+from connect_app.platform.jobs import shutdown_background
 from connect_app.platform.server import serve
 from connect_app.sync.engine import sync_connection
 from connect_app.workspaces import ensure_organization
@@ -101,16 +102,22 @@ class SandboxSite:
     ADMIN_HEADER = "X-Sandbox-Admin-Token"
 
     def __init__(self, *, port: int = 0, flavour: str = "cloud", issues: int = 100, seed: int = 1,
-                 extra_args: Iterable[str] = ()):
+                 extra_args: Iterable[str] = (), log_path: Path | None = None):
         self.args = [sys.executable, "-m", "jira_sandbox", "--port", str(port), "--flavour", flavour,
                      "--issues", str(issues), "--seed", str(seed), *extra_args]
+        self.log_path = log_path  # where its access log goes (default: this process's stderr)
         self.process: subprocess.Popen | None = None
         self.info: dict = {}
 
     def start(self) -> SandboxSite:
         """Start it and read the JSON line with its address and credentials."""
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True,
-                                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        log = open(self.log_path, "a") if self.log_path else None  # noqa: SIM115  (the child keeps it)
+        try:
+            self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        finally:
+            if log is not None:
+                log.close()
         line = self.process.stdout.readline()
         if not line:
             self.stop()
@@ -204,10 +211,10 @@ def run_demo(*, host: str, port: int) -> None:
     """Start the sandbox Jira, set up the embedded database and demo workspace, install the app, serve."""
     instance = Path.cwd() / "instance"
     instance.mkdir(exist_ok=True)
-    site = SandboxSite(port=port + 1, issues=400, seed=7,
+    site = SandboxSite(port=port + 1, issues=400, seed=7, log_path=instance / "demo-sandbox.log",
                        extra_args=("--customers", "40", "--state-file", str(instance / "demo-sandbox.pickle"))).start()
     atexit.register(site.stop)
-    click.echo(f"==> Jira sandbox on {site.base_url}")
+    click.echo(f"==> Jira sandbox on {site.base_url} (its log: {instance / 'demo-sandbox.log'})")
     environ = dict(os.environ)
     environ.setdefault("BASE_URL", f"http://{host}:{port}")
     environ["ATLASSIAN_INSTALL_KEYS_URL"] = f"{site.base_url}/_connect/install-keys"
@@ -226,7 +233,10 @@ def run_demo(*, host: str, port: int) -> None:
     click.echo(f"==> demo workspace '{DEMO_WORKSPACE}': {counts['total']} customers")
     _install_into_sandbox(app, site, host, port)
     click.echo("==> app installed into the sandbox and linked to the demo workspace")
-    database.dispose(app)  # gunicorn forks next; no pooled connection may cross the fork
+    # gunicorn forks next: no background job (the first sync's property writes) and no pooled
+    # connection may cross the fork.
+    shutdown_background(app)
+    database.dispose(app)
     base = app.config["BASE_URL"]
 
     def announce() -> None:

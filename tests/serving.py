@@ -20,6 +20,9 @@ class ThreadedServer:
 
     def __init__(self, wsgi_app: Callable):
         self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True, request_handler=_QuietHandler)
+        # Request threads are joined on stop: a request still running then (a webhook Jira sent at the
+        # last moment) must not outlive the test and open database connections after the app is gone.
+        self._server.daemon_threads = False
         self.port = self._server.server_port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -163,6 +163,16 @@ def add_message(organization_id: str, topic: str, idempotency_key: str, payload:
     return message_id if inserted else None
 
 
+def add_messages(topic: str, messages: list[tuple[str, str, dict[str, Any]]]) -> list[uuid.UUID]:
+    """Queue many pushes of one topic, `(workspace, idempotency key, payload)` each, in the caller's
+    transaction; returns the ids of those queued now (a key that exists already is skipped)."""
+    now = utcnow()
+    return claims.insert_ignore_many(OutboxMessage, [
+        {"id": uuid.uuid4(), "organization_id": organization_id, "topic": topic, "idempotency_key": key,
+         "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now}
+        for organization_id, key, payload in messages], conflict=("idempotency_key",))
+
+
 def submit_deliveries(message_ids) -> None:
     """Start delivery jobs for committed messages (the sweep catches any this misses)."""
     if not message_ids or provider_for() is None:

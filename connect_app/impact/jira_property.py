@@ -16,24 +16,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from connect_app.atlassian.client import APP_KEY, JiraAuthError, JiraClient, JiraError
 from connect_app.connections.access import jira_client
 from connect_app.extensions import db
 from connect_app.models import ConnectionKind, Customer, IssueImpact, JiraConnection, JiraCustomerLink, JiraIssue
-from connect_app.platform import jobs
+from connect_app.platform import jobs, locks
 
 log = logging.getLogger(__name__)
 
 ISSUE_PROPERTY = "cscx-customers"
 GLANCE_PROPERTY = f"com.atlassian.jira.issue:{APP_KEY}:cscx-customers-glance:status"
 BATCH = 100
+CLAIM_PREFIX = "writing:"  # + unix seconds and a nonce: a writer's claim on a batch
+CLAIM_TIMEOUT_S = 600  # a claim older than this was abandoned (its writer died)
 NOT_INDEXED = "not-indexed"  # the digest of a site without our app: nothing to write there
 GLANCE_LOZENGE = {"critical": "removed", "high": "moved", "medium": "inprogress", "low": "default"}
 
@@ -80,9 +84,20 @@ def digest(value: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
+def _needs_check(now: float):
+    """SQL: the row's property must be checked (stale), or a writer's claim on it was abandoned."""
+    abandoned = f"{CLAIM_PREFIX}{int(now - CLAIM_TIMEOUT_S):010d}"
+    return or_(IssueImpact.property_digest.is_(None),
+               and_(IssueImpact.property_digest.like(f"{CLAIM_PREFIX}%"), IssueImpact.property_digest < abandoned))
+
+
 def write_properties(connection_id: str, issue_ids: Iterable[uuid.UUID] | None = None, *,
                      client: JiraClient | None = None) -> dict[str, int]:
-    """Job: write the stale properties of a connection's issues (or of these issues) that differ from Jira's."""
+    """Job: write the stale properties of a connection's issues (or of these issues) that differ from Jira's.
+
+    Each batch is claimed first (a conditional UPDATE), so two writers never write the same issue;
+    a recompute meanwhile clears the claim, and the issue is checked again with its newer value.
+    """
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
     counts = {"checked": 0, "written": 0, "unchanged": 0, "failed": 0}
     if connection is None or connection.organization_id is None:
@@ -94,37 +109,60 @@ def write_properties(connection_id: str, issue_ids: Iterable[uuid.UUID] | None =
         db.session.commit()
         return counts
     wanted = sorted(set(issue_ids)) if issue_ids is not None else None
-    done: set[uuid.UUID] = set()
-    while True:
-        query = (select(IssueImpact.issue_id, IssueImpact.written_digest, IssueImpact.computed_at, JiraIssue.jira_id,
-                        JiraIssue.deleted_at)
-                 .join(JiraIssue, JiraIssue.id == IssueImpact.issue_id)
-                 .where(IssueImpact.connection_id == connection.id, IssueImpact.property_digest.is_(None))
-                 .order_by(IssueImpact.issue_id).limit(BATCH))
-        if wanted is not None:
-            query = query.where(IssueImpact.issue_id.in_(wanted))
-        if done:
-            query = query.where(IssueImpact.issue_id.not_in(done))
-        batch = db.session.execute(query).all()
-        if not batch:
-            break
-        done.update(row.issue_id for row in batch)
-        try:
-            _write_batch(connection, batch, client, counts)
-        except JiraAuthError as exc:
-            db.session.rollback()
-            log.warning("impact.property_write_refused", extra={"connection": str(connection.id), "status": exc.status})
-            counts["failed"] += len(batch)
-            break
+    try:
+        # One writer per connection at a time: two writers' requests could reach Jira out of order.
+        with locks.held(f"jira-property:{connection.id}"):
+            _write_stale(connection, wanted, client, counts)
+    except locks.LockTimeout:
+        log.warning("impact.property_writer_busy", extra={"connection": str(connection.id)})
     if counts["written"] or counts["failed"]:
         log.info("impact.properties_written", extra={"connection": str(connection.id), **counts})
     return counts
 
 
-def _write_batch(connection: JiraConnection, batch, client: JiraClient | None, counts: dict[str, int]) -> None:
-    values = property_values([row.issue_id for row in batch])
+def _write_stale(connection: JiraConnection, wanted: list[uuid.UUID] | None, client: JiraClient | None,
+                 counts: dict[str, int]) -> None:
+    """Claim, check and write stale properties batch by batch until none is left."""
+    while True:
+        query = (select(IssueImpact.issue_id).where(IssueImpact.connection_id == connection.id,
+                                                    _needs_check(time.time()))
+                 .order_by(IssueImpact.issue_id).limit(BATCH))
+        if wanted is not None:
+            query = query.where(IssueImpact.issue_id.in_(wanted))
+        candidates = list(db.session.scalars(query))
+        if not candidates:
+            break
+        token = f"{CLAIM_PREFIX}{int(time.time()):010d}:{secrets.token_hex(4)}"
+        claimed = set(db.session.scalars(
+            update(IssueImpact).where(IssueImpact.issue_id.in_(candidates), _needs_check(time.time()))
+            .values(property_digest=token).returning(IssueImpact.issue_id)))
+        db.session.commit()
+        if not claimed:
+            continue  # another writer took this batch
+        try:
+            _write_batch(connection, sorted(claimed), token, client, counts)
+        except JiraAuthError as exc:
+            db.session.rollback()
+            _release(token)
+            log.warning("impact.property_write_refused", extra={"connection": str(connection.id), "status": exc.status})
+            counts["failed"] += len(claimed)
+            break
+
+
+def _release(token: str) -> None:
+    """Give back a claim whose writes failed: the issues stay stale and the next writer retries them."""
+    db.session.execute(update(IssueImpact).where(IssueImpact.property_digest == token).values(property_digest=None))
+    db.session.commit()
+
+
+def _write_batch(connection: JiraConnection, issue_ids: list[uuid.UUID], token: str, client: JiraClient | None,
+                 counts: dict[str, int]) -> None:
+    rows = db.session.execute(
+        select(IssueImpact.issue_id, IssueImpact.written_digest, JiraIssue.jira_id, JiraIssue.deleted_at)
+        .join(JiraIssue, JiraIssue.id == IssueImpact.issue_id).where(IssueImpact.issue_id.in_(issue_ids))).all()
+    values = property_values([row.issue_id for row in rows])
     to_write, settled = [], []
-    for row in batch:
+    for row in rows:
         value = values[row.issue_id]
         fingerprint = digest(value)
         counts["checked"] += 1
@@ -135,12 +173,8 @@ def _write_batch(connection: JiraConnection, batch, client: JiraClient | None, c
         else:
             to_write.append((row, fingerprint, value))
     if to_write:
-        entries = []
-        for row, _, value in to_write:
-            properties = {ISSUE_PROPERTY: value}
-            if connection.kind == ConnectionKind.CONNECT:
-                properties[GLANCE_PROPERTY] = glance_value(value)
-            entries.append((row.jira_id, properties))
+        entries = [(row.jira_id, {ISSUE_PROPERTY: value, GLANCE_PROPERTY: glance_value(value)})
+                   for row, _, value in to_write]
         try:
             missing = set((client or jira_client(connection)).set_issue_properties(entries))
         except JiraAuthError:
@@ -156,11 +190,15 @@ def _write_batch(connection: JiraConnection, batch, client: JiraClient | None, c
             to_write = [entry for entry in to_write if entry[0].jira_id not in missing]
         counts["written"] += len(to_write)
     for row, fingerprint, written in settled + [(r, f, f) for r, f, _ in to_write]:
-        # Only if nothing recomputed the issue meanwhile (computed_at moves with every change).
+        if written is not None:  # what Jira holds now, whatever happened to the claim
+            db.session.execute(update(IssueImpact).where(IssueImpact.issue_id == row.issue_id)
+                               .values(written_digest=written))
+        # Checked only while our claim holds: a recompute meanwhile cleared it, and it is checked again.
         db.session.execute(update(IssueImpact).where(
-            IssueImpact.issue_id == row.issue_id, IssueImpact.computed_at == row.computed_at,
-            IssueImpact.property_digest.is_(None)).values(property_digest=fingerprint, written_digest=written))
+            IssueImpact.issue_id == row.issue_id, IssueImpact.property_digest == token)
+            .values(property_digest=fingerprint))
     db.session.commit()
+    _release(token)  # what failed to write stays stale
 
 
 def submit_writes(connection_ids: Iterable[uuid.UUID]) -> None:
@@ -171,5 +209,4 @@ def submit_writes(connection_ids: Iterable[uuid.UUID]) -> None:
 
 def stale_connections() -> list[uuid.UUID]:
     """Connections with properties waiting to be checked (the periodic refresh restarts their writers)."""
-    return list(db.session.scalars(select(IssueImpact.connection_id).where(
-        IssueImpact.property_digest.is_(None)).distinct()))
+    return list(db.session.scalars(select(IssueImpact.connection_id).where(_needs_check(time.time())).distinct()))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, cast, column, exists, func, select
+from sqlalchemy import cast, column, exists, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -109,11 +109,10 @@ def _ranked(organization_id: str, filters: RankFilters):
     if filters.component:
         query = query.where(_has_component(filters.component))
     if filters.customer_tier:
-        query = query.where(exists(select(1).select_from(JiraCustomerLink)
-                                   .join(Customer, Customer.id == JiraCustomerLink.customer_id)
-                                   .where(and_(JiraCustomerLink.issue_id == JiraIssue.id,
-                                               Customer.organization_id == organization_id,
-                                               Customer.tier.in_(filters.customer_tier)))))
+        # A semi-join (IN), not a correlated EXISTS: the tier's customers lead, through the links' index.
+        query = query.where(JiraIssue.id.in_(
+            select(JiraCustomerLink.issue_id).join(Customer, Customer.id == JiraCustomerLink.customer_id)
+            .where(Customer.organization_id == organization_id, Customer.tier.in_(filters.customer_tier))))
     if filters.min_severity:
         floor = severity_rank(filters.min_severity)
         query = query.where(IssueImpact.severity.in_([s for s in SEVERITIES if severity_rank(s) >= floor]))

@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, bindparam, case, cast, func, select
+from sqlalchemy import Date, Float, Integer, bindparam, case, cast, func, insert, select, update
 
 from connect_app.delivery import outbox
 from connect_app.extensions import db
@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 
 TOPIC = "issue.impact"
 SETTINGS_KEY = "impact"
+PUSHED_FIRST = ("critical", "high")  # a first score is pushed only in these bands
 REFERENCE_SHARE = 0.9  # the reference ARR is the 90th percentile of the workspace's customers' ARR
 CHUNK = 500
+WHOLE_WORKSPACE_AFTER = 5 * CHUNK
 
 
 def settings_of(organization_id: str) -> Settings:
@@ -98,16 +100,21 @@ def exposures(organization_id: str, issue_ids: list[uuid.UUID], settings: Settin
                      else_=cast(window - days, Float) / (window - full))
     arr = cast(Customer.arr, Float)
     risk = (100 - func.coalesce(Customer.health_score, UNKNOWN_HEALTH)) / 100.0 * lw
+    query = (select(JiraCustomerLink.issue_id, func.count(), func.sum(arr * lw), func.sum(arr * lw * proximity),
+                    func.max(risk), func.sum(tw * lw), func.max(lw), func.sum(arr))
+             .join(Customer, Customer.id == JiraCustomerLink.customer_id)
+             .where(Customer.organization_id == organization_id).group_by(JiraCustomerLink.issue_id))
+    wanted = set(issue_ids)
+    if len(issue_ids) > WHOLE_WORKSPACE_AFTER:
+        batches = [query]  # many issues: one pass over the workspace beats many IN lists
+    else:
+        batches = [query.where(JiraCustomerLink.issue_id.in_(issue_ids[start:start + CHUNK]))
+                   for start in range(0, len(issue_ids), CHUNK)]
     found: dict[uuid.UUID, tuple[Exposure, float]] = {}
-    for start in range(0, len(issue_ids), CHUNK):
-        rows = db.session.execute(
-            select(JiraCustomerLink.issue_id, func.count(), func.sum(arr * lw), func.sum(arr * lw * proximity),
-                   func.max(risk), func.sum(tw * lw), func.max(lw), func.sum(arr))
-            .join(Customer, Customer.id == JiraCustomerLink.customer_id)
-            .where(Customer.organization_id == organization_id,
-                   JiraCustomerLink.issue_id.in_(issue_ids[start:start + CHUNK]))
-            .group_by(JiraCustomerLink.issue_id))
-        for issue_id, count, weighted, renewing, health, breadth, strongest, plain in rows:
+    for batch in batches:
+        for issue_id, count, weighted, renewing, health, breadth, strongest, plain in db.session.execute(batch):
+            if issue_id not in wanted:
+                continue
             found[issue_id] = (Exposure(int(count), float(weighted or 0), float(renewing or 0), float(health or 0),
                                         float(breadth or 0), float(strongest or 0)), float(plain or 0))
     return found
@@ -172,74 +179,102 @@ def recompute(issue_ids: Iterable[uuid.UUID], *, property_stale: bool = False, t
               references: dict[str, float] | None = None) -> Recomputed:
     """Recompute and store these issues' impact in the caller's transaction (no commit).
 
-    `property_stale`: the issues' customers changed in a way the impact does not show (a link
-    swapped for another, a customer renamed): Jira's property is checked again even if the
-    impact is the same.
+    Set-based: the stored rows are read once, and inserts, updates and band-change pushes are each
+    written in bulk. `property_stale`: the issues' customers changed in a way the impact does not
+    show (a link swapped for another, a customer renamed): Jira's property is checked again even
+    if the impact is the same.
     """
     ids = sorted(set(issue_ids))
     outcome = Recomputed()
     if not ids:
         return outcome
     computed = compute(ids, today=today, references=references)
-    stored = {row.issue_id: row for start in range(0, len(ids), CHUNK) for row in db.session.scalars(
-        select(IssueImpact).where(IssueImpact.issue_id.in_(ids[start:start + CHUNK])))}
+    stored = {}
+    for start in range(0, len(ids), CHUNK):
+        for row in db.session.execute(select(
+                IssueImpact.issue_id, IssueImpact.connection_id, IssueImpact.score, IssueImpact.severity,
+                IssueImpact.customers, IssueImpact.arr, IssueImpact.factors, IssueImpact.band_version)
+                .where(IssueImpact.issue_id.in_(ids[start:start + CHUNK]))):
+            stored[row.issue_id] = row
     now = utcnow()
+    inserts, updates, bands = [], [], []
     for issue_id in ids:
         current, row = computed.get(issue_id), stored.get(issue_id)
         if current is None:  # deleted (or its connection unlinked): nothing hurts any more
             if row is not None and (row.customers or row.score):
-                _write(row, None, now)
-                row.property_digest, row.computed_at = None, now
+                updates.append(_values(issue_id, None, now) | {"property_digest": None})
                 outcome.changed += 1
                 outcome.stale_connections.add(row.connection_id)
             continue
-        if row is None:
-            if current.customers == 0:
-                continue  # never linked: nothing to rank, nothing to tell Jira
-            row = IssueImpact(issue_id=issue_id, organization_id=current.organization_id,
-                              connection_id=current.connection_id, severity="low", band_version=0)
-            db.session.add(row)
-        previous_severity = row.severity or "low"
-        if _write(row, current, now) or property_stale:
+        if row is None and current.customers == 0:
+            continue  # never linked: nothing to rank, nothing to tell Jira
+        values = _values(issue_id, current, now)
+        shown = (values["score"], values["severity"], values["customers"], values["arr"])
+        changed = row is None or shown != (row.score, row.severity, row.customers, Decimal(row.arr or 0))
+        if not changed and not property_stale and row.factors == values["factors"]:
+            continue
+        if changed or property_stale:
             outcome.changed += 1
-            if current.has_app:
-                row.property_digest = None
-                row.computed_at = now  # the property writer only settles rows it read at this version
-                outcome.stale_connections.add(row.connection_id)
-        if current.impact.severity != previous_severity:
-            row.band_version = (row.band_version or 0) + 1
-            outcome.band_changes.append((issue_id, previous_severity, current.impact.severity))
-            message_id = _queue_band_change(row, current, previous_severity)
-            if message_id:
-                outcome.messages.append(message_id)
-    db.session.flush()
+        if current.has_app and (changed or property_stale):
+            # The property writer only settles rows it claimed at this version.
+            values["property_digest"] = None
+            outcome.stale_connections.add(current.connection_id)
+        previous = row.severity if row is not None else None
+        version = row.band_version if row is not None else 0
+        if current.impact.severity != (previous or "low"):
+            version += 1
+            outcome.band_changes.append((issue_id, previous or "low", current.impact.severity))
+            # A first score is news only when it is serious; after that, every band change is.
+            if previous is not None or current.impact.severity in PUSHED_FIRST:
+                bands.append((issue_id, current, previous or "low", version))
+        values["band_version"] = version
+        if row is None:
+            inserts.append(values | {"organization_id": current.organization_id,
+                                     "connection_id": current.connection_id, "property_digest": None})
+        else:
+            updates.append(values)
+    for start in range(0, len(inserts), CHUNK):
+        db.session.execute(insert(IssueImpact), inserts[start:start + CHUNK])
+    for start in range(0, len(updates), CHUNK):
+        batch = updates[start:start + CHUNK]
+        for keys in {tuple(sorted(u)) for u in batch}:  # executemany needs one shape per statement
+            db.session.execute(update(IssueImpact), [u for u in batch if tuple(sorted(u)) == keys])
+    outcome.messages += _queue_band_changes(bands)
     if outcome.band_changes:
         log.info("impact.bands_changed", extra={"issues": len(outcome.band_changes)})
     return outcome
 
 
-def _write(row: IssueImpact, current: Computed | None, now) -> bool:
-    """Set the row to the computed impact; True if anything shown (score, band, customers, ARR) changed."""
-    score, severity = (current.impact.score, current.impact.severity) if current else (0.0, "low")
-    customers, arr = (current.customers, Decimal(str(round(current.arr, 2)))) if current else (0, Decimal("0"))
-    factors = [f.as_dict() for f in current.impact.factors] if current else []
-    changed = (row.score, row.severity, row.customers, Decimal(row.arr or 0)) != (score, severity, customers, arr)
-    if changed or row.factors != factors:
-        row.score, row.severity, row.customers, row.arr, row.factors = score, severity, customers, arr, factors
-        row.computed_at = now
-    return changed
+def _values(issue_id: uuid.UUID, current: Computed | None, now) -> dict[str, Any]:
+    """The stored columns of an impact (a deleted issue: nothing at risk)."""
+    if current is None:
+        return {"issue_id": issue_id, "score": 0.0, "severity": "low", "customers": 0, "arr": Decimal("0"),
+                "factors": [], "computed_at": now}
+    return {"issue_id": issue_id, "score": current.impact.score, "severity": current.impact.severity,
+            "customers": current.customers, "arr": Decimal(str(round(current.arr, 2))),
+            "factors": [f.as_dict() for f in current.impact.factors], "computed_at": now}
 
 
-def _queue_band_change(row: IssueImpact, current: Computed, previous: str) -> uuid.UUID | None:
-    """The `issue.impact` push of a severity band change (in the caller's transaction)."""
-    issue = db.session.get(JiraIssue, row.issue_id)
-    return outbox.add_message(current.organization_id, TOPIC, f"{TOPIC}:{row.issue_id}:{row.band_version}", {
-        "issue": {"key": issue.jira_key, "id": issue.jira_id, "connection_id": str(issue.connection_id),
-                  "summary": issue.summary, "priority": issue.priority, "status": issue.status,
-                  "status_category": issue.status_category},
-        "impact": current.impact.as_dict(), "previous_severity": previous,
-        "customers": current.customers, "arr_at_risk": round(current.arr, 2),
-    })
+def _queue_band_changes(bands: list[tuple[uuid.UUID, Computed, str, int]]) -> list[uuid.UUID]:
+    """The `issue.impact` pushes of severity band changes, in bulk (in the caller's transaction)."""
+    heads = {}
+    ids = [issue_id for issue_id, *_ in bands]
+    for start in range(0, len(ids), CHUNK):
+        for issue in db.session.execute(select(
+                JiraIssue.id, JiraIssue.jira_key, JiraIssue.jira_id, JiraIssue.connection_id, JiraIssue.summary,
+                JiraIssue.priority, JiraIssue.status, JiraIssue.status_category)
+                .where(JiraIssue.id.in_(ids[start:start + CHUNK]))):
+            heads[issue.id] = issue
+    messages = []
+    for issue_id, current, previous, version in bands:
+        issue = heads[issue_id]
+        messages.append((current.organization_id, f"{TOPIC}:{issue_id}:{version}", {
+            "issue": {"key": issue.jira_key, "id": issue.jira_id, "connection_id": str(issue.connection_id),
+                      "summary": issue.summary, "priority": issue.priority, "status": issue.status,
+                      "status_category": issue.status_category},
+            "impact": current.impact.as_dict(), "previous_severity": previous,
+            "customers": current.customers, "arr_at_risk": round(current.arr, 2)}))
+    return outbox.add_messages(TOPIC, messages)
 
 
 def recompute_for_customers(customer_ids: Iterable[uuid.UUID]) -> Recomputed:
@@ -284,7 +319,7 @@ def refresh_all() -> dict[str, int]:
     totals = {"workspaces": 0, "changed": 0, "band_changes": 0}
     stale: set[uuid.UUID] = set()
     messages: list[uuid.UUID] = []
-    for organization_id in db.session.scalars(select(Organization.id)):
+    for organization_id in list(db.session.scalars(select(Organization.id))):
         outcome = recompute_workspace(organization_id)
         totals["workspaces"] += 1
         totals["changed"] += outcome.changed

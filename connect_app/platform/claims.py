@@ -35,22 +35,38 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"[:120]
 
 
-def insert_ignore(model, values: dict[str, Any], conflict: Iterable[str]) -> bool:
-    """INSERT a row unless one with the same `conflict` columns exists; True if this call inserted it."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    table = model.__table__
+def _with_defaults(table, values: dict[str, Any]) -> dict[str, Any]:
+    """Column defaults (ids, timestamps) are Python-side; apply them, since these inserts bypass the ORM."""
     full = dict(values)
-    # Column defaults (ids, timestamps) are Python-side; apply them since this bypasses the ORM.
     for column in table.columns:
         if column.key in full or column.default is None:
             continue
         # SQLAlchemy wraps callable defaults to take an execution context (unused by ours).
         full[column.key] = column.default.arg(None) if column.default.is_callable else column.default.arg
-    statement = (module.insert(table).values(**full).on_conflict_do_nothing(index_elements=list(conflict))
-                 .returning(*table.primary_key.columns))
+    return full
+
+
+def _insert_ignoring(table, conflict: Iterable[str]):
+    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return (module.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*table.primary_key.columns))
+
+
+def insert_ignore(model, values: dict[str, Any], conflict: Iterable[str]) -> bool:
+    """INSERT a row unless one with the same `conflict` columns exists; True if this call inserted it."""
+    table = model.__table__
+    statement = _insert_ignoring(table, conflict).values(**_with_defaults(table, values))
     # RETURNING, not rowcount: psycopg reports -1 for a skipped single-row insert.
     return db.session.execute(statement).first() is not None
+
+
+def insert_ignore_many(model, rows: list[dict[str, Any]], conflict: Iterable[str]) -> list[Any]:
+    """INSERT many rows, skipping those that clash on `conflict`; returns the primary keys inserted."""
+    if not rows:
+        return []
+    table = model.__table__
+    result = db.session.execute(_insert_ignoring(table, conflict), [_with_defaults(table, r) for r in rows])
+    return [row[0] for row in result]
 
 
 def claim(model, row_id, *, owner: str, lock_timeout_s: float, claimable: tuple[str, ...],
