@@ -10,7 +10,7 @@ from flask import Response, g, jsonify, request
 
 from connect_app.api.auth import require_api
 from connect_app.api.blueprint import bp
-from connect_app.api.params import int_arg, json_body, list_arg
+from connect_app.api.params import int_arg, json_body, list_arg, workspace_issue
 from connect_app.errors import ApiError
 from connect_app.impact import health, queries, store
 from connect_app.impact.score import SEVERITIES, SettingsError
@@ -26,16 +26,7 @@ MAX_LIMIT = 500
 @require_api()
 def affected_customers(key: str):
     """The customers an issue affects, with totals and its impact score (?connection= if the key is ambiguous)."""
-    try:
-        found = issue_queries.find_issue(g.organization.id, key, request.args.get("connection"))
-    except issue_queries.QueryError as exc:
-        raise ApiError(400, "invalid_parameter", str(exc)) from exc
-    if not found:
-        raise ApiError(404, "not_found", f"issue {key} is not synced in this workspace")
-    if len(found) > 1:
-        raise ApiError(409, "ambiguous", f"{key} exists on several connections; pass ?connection=<id>",
-                       details=[str(issue.connection_id) for issue in found])
-    return jsonify(queries.affected_customers(found[0]))
+    return jsonify(queries.affected_customers(workspace_issue(g.organization.id, key)))
 
 
 def _one_of(name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:

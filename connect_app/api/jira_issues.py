@@ -6,7 +6,7 @@ from flask import g, jsonify, request
 
 from connect_app.api.auth import require_api
 from connect_app.api.blueprint import bp
-from connect_app.api.params import flag, int_arg, list_arg
+from connect_app.api.params import flag, int_arg, list_arg, workspace_issue
 from connect_app.atlassian.client import JiraError
 from connect_app.errors import ApiError
 from connect_app.sync import engine, queries
@@ -45,16 +45,7 @@ def customer_issues(customer_id: str):
 @require_api()
 def issue_detail(key: str):
     """One issue in full: fields, custom fields, status timeline, linked customers (?connection= if ambiguous)."""
-    try:
-        found = queries.find_issue(g.organization.id, key, request.args.get("connection"))
-    except queries.QueryError as exc:
-        raise ApiError(400, "invalid_parameter", str(exc)) from exc
-    if not found:
-        raise ApiError(404, "not_found", f"issue {key} is not synced in this workspace")
-    if len(found) > 1:
-        raise ApiError(409, "ambiguous", f"{key} exists on several connections; pass ?connection=<id>",
-                       details=[str(issue.connection_id) for issue in found])
-    return jsonify(queries.issue_detail(g.organization.id, found[0]))
+    return jsonify(queries.issue_detail(g.organization.id, workspace_issue(g.organization.id, key)))
 
 
 @bp.get("/jira/sync-status")

@@ -15,6 +15,7 @@ from connect_app.extensions import db
 from connect_app.impact.score import SEVERITIES, severity_rank
 from connect_app.impact.store import compute
 from connect_app.models import Customer, IssueImpact, JiraConnection, JiraCustomerLink, JiraIssue
+from connect_app.models.issues import TIER_BITS
 from connect_app.models.types import utcnow
 
 RENEWING_WITHIN_DAYS = 90
@@ -109,10 +110,9 @@ def _ranked(organization_id: str, filters: RankFilters):
     if filters.component:
         query = query.where(_has_component(filters.component))
     if filters.customer_tier:
-        # A semi-join (IN), not a correlated EXISTS: the tier's customers lead, through the links' index.
-        query = query.where(JiraIssue.id.in_(
-            select(JiraCustomerLink.issue_id).join(Customer, Customer.id == JiraCustomerLink.customer_id)
-            .where(Customer.organization_id == organization_id, Customer.tier.in_(filters.customer_tier))))
+        # The stored tier bits of the linked customers: no join over the links.
+        bits = sum(TIER_BITS[tier] for tier in filters.customer_tier)
+        query = query.where(IssueImpact.tiers.op("&")(bits) != 0)
     if filters.min_severity:
         floor = severity_rank(filters.min_severity)
         query = query.where(IssueImpact.severity.in_([s for s in SEVERITIES if severity_rank(s) >= floor]))

@@ -198,6 +198,7 @@ class Exposure:
     health_risk: float = 0.0  # max of (100 - health) / 100 x link weight
     breadth: float = 0.0  # sum of tier weight x link weight
     strongest_link: float = 0.0  # max link weight
+    tiers: frozenset[str] = frozenset()  # the tiers among the linked customers
 
 
 @dataclass(frozen=True)

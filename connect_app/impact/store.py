@@ -36,6 +36,7 @@ from connect_app.models import (
     JiraIssue,
     Organization,
 )
+from connect_app.models.issues import TIER_BITS
 from connect_app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ PUSHED_FIRST = ("critical", "high")  # a first score is pushed only in these ban
 REFERENCE_SHARE = 0.9  # the reference ARR is the 90th percentile of the workspace's customers' ARR
 CHUNK = 500
 WHOLE_WORKSPACE_AFTER = 5 * CHUNK
+LOOKUP_CHUNK = 5000  # ids per IN list (PostgreSQL takes at most 65,535 parameters a statement)
 
 
 def settings_of(organization_id: str) -> Settings:
@@ -100,8 +102,9 @@ def exposures(organization_id: str, issue_ids: list[uuid.UUID], settings: Settin
                      else_=cast(window - days, Float) / (window - full))
     arr = cast(Customer.arr, Float)
     risk = (100 - func.coalesce(Customer.health_score, UNKNOWN_HEALTH)) / 100.0 * lw
+    has_tier = [func.max(case((Customer.tier == tier, 1), else_=0)) for tier in TIERS]
     query = (select(JiraCustomerLink.issue_id, func.count(), func.sum(arr * lw), func.sum(arr * lw * proximity),
-                    func.max(risk), func.sum(tw * lw), func.max(lw), func.sum(arr))
+                    func.max(risk), func.sum(tw * lw), func.max(lw), func.sum(arr), *has_tier)
              .join(Customer, Customer.id == JiraCustomerLink.customer_id)
              .where(Customer.organization_id == organization_id).group_by(JiraCustomerLink.issue_id))
     wanted = set(issue_ids)
@@ -112,11 +115,13 @@ def exposures(organization_id: str, issue_ids: list[uuid.UUID], settings: Settin
                    for start in range(0, len(issue_ids), CHUNK)]
     found: dict[uuid.UUID, tuple[Exposure, float]] = {}
     for batch in batches:
-        for issue_id, count, weighted, renewing, health, breadth, strongest, plain in db.session.execute(batch):
+        for issue_id, count, weighted, renewing, health, breadth, strongest, plain, *tiers in db.session.execute(batch):
             if issue_id not in wanted:
                 continue
             found[issue_id] = (Exposure(int(count), float(weighted or 0), float(renewing or 0), float(health or 0),
-                                        float(breadth or 0), float(strongest or 0)), float(plain or 0))
+                                        float(breadth or 0), float(strongest or 0),
+                                        frozenset(t for t, present in zip(TIERS, tiers, strict=True) if present)),
+                               float(plain or 0))
     return found
 
 
@@ -130,6 +135,7 @@ class Computed:
     impact: Impact
     customers: int
     arr: float
+    tiers: frozenset[str] = frozenset()
     has_app: bool = False  # our Jira app is installed there: its indexed property is worth writing
 
 
@@ -140,12 +146,12 @@ def compute(issue_ids: Iterable[uuid.UUID], *, today: date | None = None,
     if not ids:
         return {}
     today = today or utcnow().date()
-    issues = db.session.execute(
+    issues = [row for start in range(0, len(ids), LOOKUP_CHUNK) for row in db.session.execute(
         select(JiraIssue.id, JiraIssue.priority, JiraIssue.status_category, JiraIssue.connection_id,
                JiraConnection.organization_id, JiraConnection.kind)
         .join(JiraConnection, JiraConnection.id == JiraIssue.connection_id)
-        .where(JiraIssue.id.in_(ids), JiraIssue.deleted_at.is_(None), JiraConnection.organization_id.is_not(None))
-    ).all()
+        .where(JiraIssue.id.in_(ids[start:start + LOOKUP_CHUNK]), JiraIssue.deleted_at.is_(None),
+               JiraConnection.organization_id.is_not(None)))]
     by_workspace: dict[str, list] = defaultdict(list)
     for row in issues:
         by_workspace[row.organization_id].append(row)
@@ -160,7 +166,7 @@ def compute(issue_ids: Iterable[uuid.UUID], *, today: date | None = None,
             exposure, plain = found.get(row.id, (Exposure(), 0.0))
             result[row.id] = Computed(row.id, organization_id, row.connection_id, impact(
                 exposure, row.priority, resolved=row.status_category == "done", settings=settings,
-                reference_arr=references[organization_id]), exposure.customers, plain,
+                reference_arr=references[organization_id]), exposure.customers, plain, exposure.tiers,
                 has_app=row.kind == ConnectionKind.CONNECT)
     return result
 
@@ -193,7 +199,8 @@ def recompute(issue_ids: Iterable[uuid.UUID], *, property_stale: bool = False, t
     for start in range(0, len(ids), CHUNK):
         for row in db.session.execute(select(
                 IssueImpact.issue_id, IssueImpact.connection_id, IssueImpact.score, IssueImpact.severity,
-                IssueImpact.customers, IssueImpact.arr, IssueImpact.factors, IssueImpact.band_version)
+                IssueImpact.customers, IssueImpact.arr, IssueImpact.factors, IssueImpact.band_version,
+                IssueImpact.tiers)
                 .where(IssueImpact.issue_id.in_(ids[start:start + CHUNK]))):
             stored[row.issue_id] = row
     now = utcnow()
@@ -209,8 +216,8 @@ def recompute(issue_ids: Iterable[uuid.UUID], *, property_stale: bool = False, t
         if row is None and current.customers == 0:
             continue  # never linked: nothing to rank, nothing to tell Jira
         values = _values(issue_id, current, now)
-        shown = (values["score"], values["severity"], values["customers"], values["arr"])
-        changed = row is None or shown != (row.score, row.severity, row.customers, Decimal(row.arr or 0))
+        shown = (values["score"], values["severity"], values["customers"], values["arr"], values["tiers"])
+        changed = row is None or shown != (row.score, row.severity, row.customers, Decimal(row.arr or 0), row.tiers)
         if not changed and not property_stale and row.factors == values["factors"]:
             continue
         if changed or property_stale:
@@ -248,10 +255,11 @@ def recompute(issue_ids: Iterable[uuid.UUID], *, property_stale: bool = False, t
 def _values(issue_id: uuid.UUID, current: Computed | None, now) -> dict[str, Any]:
     """The stored columns of an impact (a deleted issue: nothing at risk)."""
     if current is None:
-        return {"issue_id": issue_id, "score": 0.0, "severity": "low", "customers": 0, "arr": Decimal("0"),
-                "factors": [], "computed_at": now}
+        return {"issue_id": issue_id, "score": 0.0, "severity": "low", "customers": 0, "tiers": 0,
+                "arr": Decimal("0"), "factors": [], "computed_at": now}
     return {"issue_id": issue_id, "score": current.impact.score, "severity": current.impact.severity,
-            "customers": current.customers, "arr": Decimal(str(round(current.arr, 2))),
+            "customers": current.customers, "tiers": sum(TIER_BITS[t] for t in current.tiers),
+            "arr": Decimal(str(round(current.arr, 2))),
             "factors": [f.as_dict() for f in current.impact.factors], "computed_at": now}
 
 

@@ -16,6 +16,7 @@ from connect_app.models.types import JSONType, UTCDateTime, new_uuid, utcnow
 
 LINK_SOURCES = ("rule", "manual", "created")
 IMPACT_SEVERITIES = ("critical", "high", "medium", "low")
+TIER_BITS = {"enterprise": 1, "mid_market": 2, "smb": 4, "startup": 8}
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
 EVENT_KINDS = (
     "created",
@@ -166,6 +167,8 @@ class IssueImpact(db.Model):
         Enum(*IMPACT_SEVERITIES, name="impact_severity", native_enum=False, create_constraint=True), default="low"
     )
     customers: Mapped[int] = mapped_column(default=0)
+    # The tiers among the linked customers, one bit each (TIER_BITS), so a tier filter needs no join.
+    tiers: Mapped[int] = mapped_column(default=0)
     arr: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))  # ARR of the linked customers
     factors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     band_version: Mapped[int] = mapped_column(default=0)  # +1 per severity change (the push's idempotency key)

@@ -24,6 +24,7 @@ def upgrade():
     sa.Column('score', sa.Float(), nullable=False),
     sa.Column('severity', sa.Enum('critical', 'high', 'medium', 'low', name='impact_severity', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('tiers', sa.Integer(), nullable=False),
     sa.Column('arr', sa.Numeric(precision=16, scale=2), nullable=False),
     sa.Column('factors', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
     sa.Column('band_version', sa.Integer(), nullable=False),

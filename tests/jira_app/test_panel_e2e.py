@@ -46,6 +46,7 @@ def test_engineer_adds_and_removes_customers(installed_site):
     response = add(s, token, s.customers["globex"], "requested")
     assert "2 customers" in response.text and "$1.1M ARR affected" in response.text
     assert "Globex &lt;Intl&gt;" in response.text
+    assert 'class="impact impact-' in response.text and "impact ·" in response.text  # the band and score
 
     labels = issue_labels(s, "CS-1")
     assert "customer_acme-corp" in labels and "customer_globex" in labels
