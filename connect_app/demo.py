@@ -235,7 +235,7 @@ def run_demo(*, host: str, port: int) -> None:
     click.echo("==> app installed into the sandbox and linked to the demo workspace")
     # gunicorn forks next: no background job (the first sync's property writes) and no pooled
     # connection may cross the fork.
-    shutdown_background(app)
+    shutdown_background(app, close=False)
     database.dispose(app)
     base = app.config["BASE_URL"]
 

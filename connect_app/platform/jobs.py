@@ -86,13 +86,20 @@ def submit(func: Callable[..., Any] | str, *args: Any) -> str | None:
         return enqueue(path, *args)
     _resolve(path)  # refuse foreign paths now, in the caller
     app = current_app._get_current_object()
-    background_pool(app).submit(_run_in_background, app, path, args)
+    pool = background_pool(app)
+    if pool is None:
+        # Shutting down: the job's rows are committed, and the sweep finds them on the next start.
+        log.info("job.left_for_the_sweep", extra={"job": path})
+        return None
+    pool.submit(_run_in_background, app, path, args)
     return None
 
 
-def background_pool(app: Flask) -> ThreadPoolExecutor:
-    """The app's in-process job pool (embedded mode), created on first use."""
+def background_pool(app: Flask) -> ThreadPoolExecutor | None:
+    """The app's in-process job pool (embedded mode), created on first use; None once shut down."""
     with _pool_lock:
+        if app.extensions.get("cscx_background_closed"):
+            return None
         pool = app.extensions.get("cscx_background")
         if pool is None:
             pool = ThreadPoolExecutor(max_workers=BACKGROUND_THREADS, thread_name_prefix="cscx-job")
@@ -100,12 +107,22 @@ def background_pool(app: Flask) -> ThreadPoolExecutor:
         return pool
 
 
-def shutdown_background(app: Flask, wait: bool = True) -> None:
-    """Stop the app's in-process job pool, letting running jobs finish (tests and shutdown call this)."""
-    with _pool_lock:
-        pool = app.extensions.pop("cscx_background", None)
-    if pool is not None:
+def shutdown_background(app: Flask, wait: bool = True, *, close: bool = True) -> None:
+    """Stop the app's in-process job pool, letting running jobs finish (tests and shutdown call this).
+
+    A running job may submit follow-ups; with `close` they are left for the sweep (no pool starts
+    again after shutdown), without it (a drain before forking) they run too, until nothing is left.
+    """
+    while True:
+        with _pool_lock:
+            pool = app.extensions.pop("cscx_background", None)
+            if close:
+                app.extensions["cscx_background_closed"] = True
+        if pool is None:
+            return
         pool.shutdown(wait=wait)
+        if not wait:
+            return
 
 
 def _run_in_background(app: Flask, path: str, args: tuple) -> None:

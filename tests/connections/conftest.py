@@ -8,6 +8,7 @@ import requests
 from connect_app import create_app
 from connect_app.config import TestConfig
 from connect_app.extensions import db
+from connect_app.platform.jobs import shutdown_background
 from jira_sandbox.oauth import register_client
 from jira_sandbox.testing import SandboxServer
 from tests.conftest import auth_headers
@@ -52,6 +53,7 @@ def jira_app(database_url, tmp_path, cloud_site, oauth_client):
     )
     with application.app_context():
         yield application
+        shutdown_background(application)
         db.session.remove()
         db.engine.dispose()
 

@@ -1,0 +1,1 @@
+"""SLA tracking: business calendars, policies, per-issue clocks, at-risk and breach alerts."""
