@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connect_app import create_app
 from connect_app.config import TestConfig
+from tests.test_migrations import HEAD
 
 
 def test_healthz(client):
@@ -23,7 +24,7 @@ def test_readyz_reports_pending_migrations(tmp_path):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["migrations"] == "pending"
-    assert response.json["expected"] == ["0002"]  # the newest migration
+    assert response.json["expected"] == [HEAD]
 
 
 def test_readyz_reports_an_unreachable_database(tmp_path):

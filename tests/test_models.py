@@ -20,12 +20,13 @@ from connect_app.models import (
     LinkingRule,
     Notification,
     OutboxMessage,
-    SlaEvent,
     SlaPolicy,
+    SlaResult,
     Subscription,
     SyncRun,
     WebhookDelivery,
 )
+from connect_app.models.types import utcnow
 from tests.factories import make_connection, make_customer, make_issue, make_organization
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -87,8 +88,8 @@ def test_every_other_model_round_trips(app):
     issue = make_issue(connection)
     event = IssueEvent(connection_id=connection.id, issue_id=issue.id, jira_key=issue.jira_key, kind="resolved",
                        dedupe_key="1:resolved", occurred_at=WHEN)
-    policy = SlaPolicy(organization_id=org.id, name="P1 fix", selector={"priorities": ["Highest"]},
-                       clock="open", target_minutes=480)
+    policy = SlaPolicy(organization_id=org.id, name="P1 fix", metric="time_to_resolution",
+                       definition={"target": "8h", "selector": {"priorities": ["Highest"]}})
     draft = IssueDraft(organization_id=org.id, connection_id=connection.id, customer_id=customer.id,
                        project_key="CS", issue_type="Story", summary="Export to CSV", requested_by="u-csm")
     db.session.add_all([event, policy, draft])
@@ -103,8 +104,8 @@ def test_every_other_model_round_trips(app):
                      event_kinds=["resolved"]),
         Notification(organization_id=org.id, user_id="u-csm", event_id=event.id, kind="resolved",
                      jira_key="CS-1", title="CS-1 resolved"),
-        SlaEvent(organization_id=org.id, policy_id=policy.id, issue_id=issue.id, kind="breached",
-                 elapsed_minutes=500),
+        SlaResult(organization_id=org.id, policy_id=policy.id, issue_id=issue.id, state="breached",
+                  started_at=issue.created_at or utcnow(), elapsed_seconds=30_000, target_seconds=28_800),
         DraftApproval(organization_id=org.id, draft_id=draft.id, approver_id="u-boss", decision="approved"),
         AuditEntry(organization_id=org.id, actor_type="jira_user", actor_id="557058:abc", action="link.added",
                    details={"customer": str(customer.id)}),

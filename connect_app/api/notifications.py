@@ -9,10 +9,10 @@ from flask import g, jsonify, request
 
 from connect_app.api.auth import require_api
 from connect_app.api.blueprint import bp
+from connect_app.delivery import notify
 from connect_app.errors import ApiError
 from connect_app.models import Notification
 from connect_app.models.types import iso
-from connect_app.tracking import notify
 
 
 def notification_view(notification: Notification) -> dict:

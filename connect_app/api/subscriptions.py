@@ -8,10 +8,10 @@ from flask import g, jsonify, request
 
 from connect_app.api.auth import require_api
 from connect_app.api.blueprint import bp
+from connect_app.delivery import notify
+from connect_app.delivery.notify import DEFAULT_OWNER_KINDS
 from connect_app.errors import ApiError
 from connect_app.models import Subscription
-from connect_app.tracking import notify
-from connect_app.tracking.classify import DEFAULT_OWNER_KINDS
 
 
 def subscription_view(subscription: Subscription) -> dict:

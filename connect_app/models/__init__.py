@@ -2,7 +2,7 @@
 
 from connect_app.models.customers import LINK_TYPES, RULE_STRATEGIES, TIERS, Customer, LinkingRule
 from connect_app.models.delivery import Notification, OutboxMessage, Subscription, WebhookDelivery
-from connect_app.models.governance import AuditEntry, DraftApproval, IssueDraft, SlaEvent, SlaPolicy
+from connect_app.models.governance import AuditEntry, DraftApproval, IssueDraft, SlaPolicy, SlaResult
 from connect_app.models.issues import IssueEvent, IssueImpact, IssueStatusChange, JiraCustomerLink, JiraIssue
 from connect_app.models.tenancy import (
     LIVE_STATUSES,
@@ -38,8 +38,8 @@ __all__ = [
     "OAuthState",
     "Organization",
     "OutboxMessage",
-    "SlaEvent",
     "SlaPolicy",
+    "SlaResult",
     "Subscription",
     "SyncRun",
     "WebhookDelivery",

@@ -1,4 +1,4 @@
-"""SLA policies and events, issue drafts with their approvals, and the audit log."""
+"""SLA policies and their per-issue results, issue drafts with their approvals, and the audit log."""
 
 from __future__ import annotations
 
@@ -12,53 +12,73 @@ from sqlalchemy.orm import Mapped, mapped_column
 from connect_app.extensions import db
 from connect_app.models.types import JSONType, UTCDateTime, new_uuid, utcnow
 
-SLA_EVENT_KINDS = ("warning", "breached", "met")
+SLA_METRICS = ("time_to_resolution", "time_to_development", "time_in_status")
+SLA_STATES = ("running", "paused", "at_risk", "breached", "met", "met_late")
 DRAFT_STATUSES = ("pending_approval", "approved", "rejected", "creating", "created", "failed")
 ACTOR_TYPES = ("cscx_user", "jira_user", "system")
 
 
 class SlaPolicy(db.Model):
-    """How long an issue may stay in a status (category) for customers matching a selector."""
+    """A service level for engineering issues customers wait on: what is timed, for which issues, against what.
+
+    `definition` holds the validated policy as the API shows it: target, targets_by_tier,
+    calendar, pause_statuses, selector and, for time_in_status, status / status_category / cumulative.
+    """
 
     __tablename__ = "sla_policies"
     __table_args__ = (
         UniqueConstraint("organization_id", "name", name="uq_sla_policies_org_name"),
-        CheckConstraint("target_minutes > 0", name="target_positive"),
         CheckConstraint("warn_at_percent > 0 AND warn_at_percent <= 100", name="warn_range"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
-    # Which issues it covers: {"tiers": [...], "priorities": [...], "issue_types": [...], "link_types": [...]}.
-    selector: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    # What it measures: time in a status category ("new", "indeterminate") or until resolution ("open").
-    clock: Mapped[str] = mapped_column(String(40))
-    target_minutes: Mapped[int] = mapped_column()
+    metric: Mapped[str] = mapped_column(
+        Enum(*SLA_METRICS, name="sla_metric", native_enum=False, create_constraint=True)
+    )
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     warn_at_percent: Mapped[int] = mapped_column(default=80)
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)  # +1 per edit
+    created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class SlaEvent(db.Model):
-    """A warning, breach or met target of one policy on one issue, recorded once per clock cycle."""
+class SlaResult(db.Model):
+    """One cycle of one policy's clock on one issue: where it stands, and when it next changes state.
 
-    __tablename__ = "sla_events"
+    `next_check_at` is the earliest of `warn_at` / `breach_at` still ahead while the clock runs, so
+    the periodic check is one indexed query for what is due.
+    """
+
+    __tablename__ = "sla_results"
     __table_args__ = (
-        UniqueConstraint("policy_id", "issue_id", "kind", "cycle", name="uq_sla_events_policy_issue_kind_cycle"),
-        Index("ix_sla_events_org_occurred", "organization_id", "occurred_at"),
+        UniqueConstraint("policy_id", "issue_id", "cycle", name="uq_sla_results_policy_issue_cycle"),
+        Index("ix_sla_results_next_check", "next_check_at"),
+        Index("ix_sla_results_org_state", "organization_id", "state"),
+        Index("ix_sla_results_issue", "issue_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sla_policies.id", ondelete="CASCADE"))
     issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jira_issues.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(
-        Enum(*SLA_EVENT_KINDS, name="sla_event_kind", native_enum=False, create_constraint=True)
-    )
     cycle: Mapped[int] = mapped_column(default=1)  # a reopened issue starts a new cycle
-    elapsed_minutes: Mapped[int] = mapped_column()
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(
+        Enum(*SLA_STATES, name="sla_state", native_enum=False, create_constraint=True)
+    )
+    paused: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    elapsed_seconds: Mapped[int] = mapped_column(default=0)  # business seconds, as of evaluated_at
+    target_seconds: Mapped[int] = mapped_column()
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breach_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class IssueDraft(db.Model):

@@ -27,6 +27,8 @@ EVENT_KINDS = (
     "assignee_changed",
     "status_changed",
     "deleted",
+    "sla_at_risk",
+    "sla_breached",
 )
 
 

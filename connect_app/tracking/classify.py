@@ -20,9 +20,6 @@ MEANINGS = ("development",)
 # Jira's default priority schemes, highest first (Cloud, then Server/DC's older names).
 DEFAULT_PRIORITY_ORDER = ("Blocker", "Highest", "Critical", "High", "Major", "Medium", "Low", "Minor",
                           "Lowest", "Trivial")
-# The kinds a CSM hears about by default for the customers they own.
-DEFAULT_OWNER_KINDS = ("resolved", "reopened", "moved_to_development", "priority_changed",
-                       "assignee_changed", "deleted")
 
 
 @dataclass(frozen=True)

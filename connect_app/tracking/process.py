@@ -33,7 +33,7 @@ from connect_app.atlassian.issue_json import (
     status_changes,
 )
 from connect_app.connections.access import jira_client
-from connect_app.delivery import outbox
+from connect_app.delivery import notify, outbox
 from connect_app.extensions import db
 from connect_app.impact.jira_property import submit_writes
 from connect_app.impact.store import recompute
@@ -49,7 +49,7 @@ from connect_app.sync.store import (
     stored_issue_fields,
     upsert_issues,
 )
-from connect_app.tracking import contexts, inbox, notify
+from connect_app.tracking import contexts, inbox
 from connect_app.tracking.classify import Change, StatusMap, classify_history
 
 log = logging.getLogger(__name__)

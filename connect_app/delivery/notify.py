@@ -27,9 +27,11 @@ from connect_app.models import Customer, IssueEvent, JiraConnection, JiraIssue, 
 from connect_app.models.issues import EVENT_KINDS
 from connect_app.models.types import iso, utcnow
 from connect_app.platform import claims
-from connect_app.tracking.classify import DEFAULT_OWNER_KINDS
 
 MUTED = "none"
+# The kinds a CSM hears about by default for the customers they own.
+DEFAULT_OWNER_KINDS = ("resolved", "reopened", "moved_to_development", "priority_changed",
+                       "assignee_changed", "deleted", "sla_at_risk", "sla_breached")
 TITLES = {
     "created": "{key} was created",
     "resolved": "{key} was resolved",
@@ -39,6 +41,8 @@ TITLES = {
     "assignee_changed": "{key} was reassigned",
     "status_changed": "{key} changed status",
     "deleted": "{key} was deleted",
+    "sla_at_risk": "{key} is at risk of breaching its SLA",
+    "sla_breached": "{key} breached its SLA",
 }
 
 
@@ -252,8 +256,6 @@ def notifications_for(organization_id: str, user_id: str, *, unread_only: bool =
 
 def mark_read(organization_id: str, user_id: str, ids: Iterable[uuid.UUID] | None) -> int:
     """Mark some (or, with None, all) of the user's notifications read; returns how many changed."""
-
-
     statement = update(Notification).where(Notification.organization_id == organization_id,
                                            Notification.user_id == user_id, Notification.read_at.is_(None))
     if ids is not None:
