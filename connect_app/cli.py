@@ -23,6 +23,7 @@ from connect_app.platform.jobs import run_worker
 from connect_app.platform.keys import rotate_all
 from connect_app.platform.schedule import PERIODIC_JOBS, Scheduler
 from connect_app.platform.server import serve as run_server
+from connect_app.sla.cli import sla_command
 from connect_app.sync.cli import sync_command
 
 
@@ -47,6 +48,7 @@ def main(context: click.Context) -> None:
 
 main.add_command(customers_command)
 main.add_command(sync_command)
+main.add_command(sla_command)
 
 
 @main.command()

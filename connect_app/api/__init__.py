@@ -10,6 +10,7 @@ from connect_app.api import (  # noqa: F401  (each registers its routes on bp)
     linking,
     notifications,
     openapi,
+    sla,
     subscriptions,
     webhooks,
 )

@@ -14,6 +14,7 @@ from connect_app.errors import ApiError
 from connect_app.extensions import db
 from connect_app.impact.store import rescore_customers
 from connect_app.models import Customer
+from connect_app.sla import store as sla
 
 MAX_LIMIT = 100
 
@@ -37,6 +38,7 @@ def upsert_customers():
     except domain.CustomerValidationError as exc:
         raise ApiError(422, "invalid_customers", str(exc), details=[r.to_dict() for r in exc.rejected]) from exc
     rescore_customers(upserted.rescore)
+    sla.customers_changed(upserted.rescore)
     return jsonify(upserted.counts), 200
 
 

@@ -9,6 +9,7 @@ from connect_app.api.blueprint import bp
 from connect_app.api.params import flag, int_arg, list_arg, workspace_issue
 from connect_app.atlassian.client import JiraError
 from connect_app.errors import ApiError
+from connect_app.sla import store as sla
 from connect_app.sync import engine, queries
 
 MAX_LIMIT = 200
@@ -45,7 +46,8 @@ def customer_issues(customer_id: str):
 @require_api()
 def issue_detail(key: str):
     """One issue in full: fields, custom fields, status timeline, linked customers (?connection= if ambiguous)."""
-    return jsonify(queries.issue_detail(g.organization.id, workspace_issue(g.organization.id, key)))
+    issue = workspace_issue(g.organization.id, key)
+    return jsonify(queries.issue_detail(g.organization.id, issue) | {"sla": sla.issue_sla(issue)})
 
 
 @bp.get("/jira/sync-status")

@@ -11,6 +11,7 @@ import click
 
 from connect_app.customers.records import CustomerValidationError, upsert_customers
 from connect_app.impact.store import rescore_customers
+from connect_app.sla import store as sla
 from connect_app.workspaces import ensure_organization
 
 
@@ -64,5 +65,6 @@ def import_customers(build_app, file: Path, workspace: str) -> None:
                 click.echo(f"  {kind} {rejected.line}: {problems}", err=True)
             sys.exit(1)
         rescore_customers(upserted.rescore)
+        sla.customers_changed(upserted.rescore)
     counts = upserted.counts
     click.echo(f"imported {counts['total']} customer(s): {counts['created']} created, {counts['updated']} updated")

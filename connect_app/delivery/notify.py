@@ -217,8 +217,12 @@ def customer_summary(customer: Customer) -> dict[str, Any]:
             "csm_owner_id": customer.csm_owner_id}
 
 
-def fan_out(organization_id: str, event: IssueEvent, issue: JiraIssue, customers: Sequence[Customer]) -> list[Any]:
-    """Write the event's notifications and its outbox message (in the caller's transaction); returns new outbox ids."""
+def fan_out(organization_id: str, event: IssueEvent, issue: JiraIssue, customers: Sequence[Customer],
+            topic: str | None = None) -> list[Any]:
+    """Write the event's notifications and its outbox message (in the caller's transaction); returns new outbox ids.
+
+    The push's topic is `jira.issue.<kind>` unless given (SLA alerts are `issue.sla`).
+    """
     recipients = recipients_for(organization_id, event.connection_id, event.jira_key, event.kind, customers)
     title = TITLES.get(event.kind, "{key} changed").format(key=event.jira_key)
     if issue.summary:
@@ -233,7 +237,7 @@ def fan_out(organization_id: str, event: IssueEvent, issue: JiraIssue, customers
         }, conflict=("organization_id", "user_id", "event_id"))
     if not customers and not recipients:
         return []
-    message_id = outbox.add_message(organization_id, f"jira.issue.{event.kind}", f"issue-event:{event.id}", {
+    message_id = outbox.add_message(organization_id, topic or f"jira.issue.{event.kind}", f"issue-event:{event.id}", {
         "event": {"id": str(event.id), "kind": event.kind, "occurred_at": event.occurred_at.isoformat(),
                   "connection_id": str(event.connection_id)},
         "title": title, **details, "recipients": [r.user_id for r in recipients],

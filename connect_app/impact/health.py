@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select
 from connect_app.extensions import db
 from connect_app.impact.score import WAITING_AFTER_DAYS, HealthLoad, issue_health
 from connect_app.impact.store import link_weight_of, settings_of
-from connect_app.models import Customer, IssueImpact, JiraCustomerLink, JiraIssue
+from connect_app.models import Customer, IssueImpact, JiraCustomerLink, JiraIssue, SlaResult
 from connect_app.models.types import iso, utcnow
 
 TOP_ISSUES = 5
@@ -59,10 +59,26 @@ def health_loads(organization_id: str, customer_ids: Iterable[uuid.UUID] | None 
             waiting_counts[customer_id] += int(waits or 0)
             if first is not None and (customer_id not in oldest or first < oldest[customer_id]):
                 oldest[customer_id] = first
+    breaches = _breaches(organization_id, chunks)
     return {customer_id: HealthLoad(
         open_by_priority=by_priority[customer_id], open_count=counts[customer_id],
         oldest_open_days=(now - oldest[customer_id]).days if customer_id in oldest else None,
-        waiting_on_engineering=waiting_counts[customer_id]) for customer_id in counts}
+        waiting_on_engineering=waiting_counts[customer_id], sla_breaches=breaches.get(customer_id, 0))
+        for customer_id in counts}
+
+
+def _breaches(organization_id: str, chunks) -> dict[uuid.UUID, int]:
+    """Per customer: open issues with a breached SLA clock."""
+    breached = (select(JiraCustomerLink.customer_id, func.count(func.distinct(SlaResult.issue_id)))
+                .join(SlaResult, SlaResult.issue_id == JiraCustomerLink.issue_id)
+                .join(JiraIssue, JiraIssue.id == JiraCustomerLink.issue_id)
+                .where(SlaResult.organization_id == organization_id, SlaResult.state == "breached", *_open())
+                .group_by(JiraCustomerLink.customer_id))
+    found: dict[uuid.UUID, int] = {}
+    for chunk in chunks:
+        scoped = breached if chunk is None else breached.where(JiraCustomerLink.customer_id.in_(chunk))
+        found.update({customer_id: int(n) for customer_id, n in db.session.execute(scoped)})
+    return found
 
 
 NOTHING_OPEN = HealthLoad(open_by_priority={}, open_count=0, oldest_open_days=None, waiting_on_engineering=0)

@@ -62,6 +62,7 @@ AGE_LOAD_PER_30_DAYS = 1.0
 AGE_LOAD_CAP_DAYS = 365
 WAITING_LOAD = 2.0  # per open issue engineering has not picked up (status category "new") after a week
 WAITING_AFTER_DAYS = 7
+BREACH_LOAD = 6.0  # per open issue with a breached SLA clock
 
 
 class SettingsError(ValueError):
@@ -281,6 +282,7 @@ class HealthLoad:
     open_count: int
     oldest_open_days: int | None
     waiting_on_engineering: int
+    sla_breaches: int = 0  # open issues with a breached SLA clock
 
 
 def issue_health(load: HealthLoad) -> dict[str, Any]:
@@ -290,7 +292,8 @@ def issue_health(load: HealthLoad) -> dict[str, Any]:
     age_days = min(load.oldest_open_days or 0, AGE_LOAD_CAP_DAYS)
     age_load = AGE_LOAD_PER_30_DAYS * age_days / 30 if load.open_count else 0.0
     waiting_load = WAITING_LOAD * load.waiting_on_engineering
-    total = priority_load + age_load + waiting_load
+    breach_load = BREACH_LOAD * load.sla_breaches
+    total = priority_load + age_load + waiting_load + breach_load
     score = round(100 * HEALTH_K / (HEALTH_K + total), 1)
     label = next(name for name, floor in HEALTH_LABELS if score >= floor)
     return {"score": score, "label": label, "load": round(total, 2), "factors": [
@@ -300,6 +303,8 @@ def issue_health(load: HealthLoad) -> dict[str, Any]:
          "unit": "days", "load": round(age_load, 2)},
         {"name": "waiting_on_engineering", "value": load.waiting_on_engineering,
          "description": f"open issues not picked up after {WAITING_AFTER_DAYS} days", "load": round(waiting_load, 2)},
+        {"name": "sla_breaches", "value": load.sla_breaches, "description": "open issues with a breached SLA",
+         "load": round(breach_load, 2)},
     ]}
 
 

@@ -26,6 +26,7 @@ from connect_app.models import (
     JiraCustomerLink,
     JiraIssue,
 )
+from connect_app.sla import store as sla
 from connect_app.sync.engine import sync_issue
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class IssueCustomers:
     issue: JiraIssue | None
     linked: list[LinkedCustomer]
     impact: IssueImpact | None = None
+    sla_state: str | None = None  # the worst state of the issue's SLA clocks
 
     @property
     def top_factors(self) -> list[dict[str, Any]]:
@@ -79,7 +81,7 @@ def issue_customers(connection: JiraConnection, issue_key: str) -> IssueCustomer
         .order_by(Customer.arr.desc(), Customer.name_key)
     ).all()
     return IssueCustomers(issue, [LinkedCustomer(customer, link) for link, customer in rows],
-                          db.session.get(IssueImpact, issue.id))
+                          db.session.get(IssueImpact, issue.id), sla.worst_state(issue.id))
 
 
 def _customer_of_workspace(connection: JiraConnection, customer_id: str) -> Customer:
@@ -132,8 +134,9 @@ def add_manual_link(connection: JiraConnection, issue_key: str, customer_id: str
         details={"customer_id": str(customer.id), "customer": customer.name, "link_type": link_type},
     ))
     rescored = recompute([issue.id], property_stale=True)
+    clocks = sla.evaluate_issues([issue.id])  # the target may follow the new customer's tier
     db.session.commit()
-    submit_deliveries(rescored.messages)
+    submit_deliveries(rescored.messages + clocks.messages)
     write_back(connection, issue, client, added=customer)
     return link
 
@@ -160,8 +163,9 @@ def remove_manual_link(connection: JiraConnection, issue_key: str, customer_id: 
     ))
     db.session.flush()
     rescored = recompute([issue.id], property_stale=True)
+    clocks = sla.evaluate_issues([issue.id])
     db.session.commit()
-    submit_deliveries(rescored.messages)
+    submit_deliveries(rescored.messages + clocks.messages)
     write_back(connection, issue, client, removed=customer)
 
 

@@ -41,6 +41,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
                 timedelta(hours=12)),
     # Renewals come closer every day and the reference ARR moves: rescore, and retry stale Jira properties.
     PeriodicJob("impact.refresh", "connect_app.impact.store.refresh_all", timedelta(hours=1)),
+    # SLA clocks that reach their warning or breach point: one indexed query when nothing is due.
+    PeriodicJob("sla.check", "connect_app.sla.store.check_due", timedelta(minutes=1)),
 ]
 
 

@@ -24,7 +24,6 @@ from connect_app.atlassian.issue_json import parse_jira_time
 from connect_app.atlassian.jql import since_clause
 from connect_app.connections.access import jira_client
 from connect_app.extensions import db
-from connect_app.impact import store as impact
 from connect_app.linking.rule_store import rules_for, update_customer_rules
 from connect_app.linking.rules import FieldCatalog, Rule, RuleMatcher, compile_queries
 from connect_app.models import ConnectionStatus, Customer, JiraConnection, JiraCustomerLink, JiraIssue, SyncRun
@@ -167,7 +166,7 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
     connection.last_error = None
     connection.next_sync_at = utcnow() + SYNC_INTERVAL
     db.session.commit()
-    impact.after_commit(writer.impact)
+    writer.after_commit()
     log.info("sync.done", extra={"connection": str(connection.id), "run": str(run.id), "mode": run.mode,
                                  **writer.counts})
 
@@ -248,7 +247,7 @@ def _sync_customer_on(connection: JiraConnection, customer_id: str, client: Jira
     run.status, run.finished_at = "ok", utcnow()
     run.counts = writer.counts | {"customer_id": customer_id, "requests": client.requests_made}
     db.session.commit()
-    impact.after_commit(writer.impact)
+    writer.after_commit()
     return writer.counts
 
 
@@ -273,7 +272,7 @@ def sync_issue(connection: JiraConnection, key: str, *, client: JiraClient | Non
             writer.check_gone([(row.id, row.jira_id)], verified_missing=True)
         run.status, run.finished_at = "ok", utcnow()
         db.session.commit()
-        impact.after_commit(writer.impact)
+        writer.after_commit()
         return row
     # Free-JQL rules: ask Jira whether this one issue is in each (one small search per JQL rule).
     ctx.jql_members = {r.id: client.search_ids(f"id = {int(raw['id'])} AND ({r.jql})")
@@ -282,7 +281,7 @@ def sync_issue(connection: JiraConnection, key: str, *, client: JiraClient | Non
     run.status, run.finished_at = "ok", utcnow()
     run.counts = writer.counts | {"key": key}
     db.session.commit()
-    impact.after_commit(writer.impact)
+    writer.after_commit()
     return db.session.scalar(select(JiraIssue).where(JiraIssue.connection_id == connection.id,
                                                      JiraIssue.jira_id == str(raw["id"])))
 
@@ -301,7 +300,7 @@ def relink_issues(connection: JiraConnection, issue_ids: list[uuid.UUID]) -> dic
     writer = PageWriter(ctx, None)
     counts = writer.relink(issue_ids)
     db.session.commit()
-    impact.after_commit(writer.impact)
+    writer.after_commit()
     return counts
 
 

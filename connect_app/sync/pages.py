@@ -13,6 +13,7 @@ from connect_app.extensions import db
 from connect_app.impact import store as impact
 from connect_app.models import JiraCustomerLink, JiraIssue
 from connect_app.models.types import utcnow
+from connect_app.sla import store as sla
 from connect_app.sync.store import (
     apply_rule_links,
     existing_issues,
@@ -42,6 +43,7 @@ class PageWriter:
         self.seen: set[str] = set()
         self.counts = {"issues": 0, "linked": 0, "unlinked": 0, "status_changes": 0, "deleted": 0, "reconciled": 0}
         self.impact = impact.Recomputed()  # band-change pushes and stale Jira properties, for after the commit
+        self.sla = sla.Evaluated()  # SLA alerts to push after the commit
 
     @property
     def connection_id(self) -> uuid.UUID:
@@ -111,11 +113,20 @@ class PageWriter:
         self._rescore(missing)
 
     def _rescore(self, issue_ids: Iterable[uuid.UUID]) -> None:
-        """The impact of issues whose state or links this page changed (in the page's transaction)."""
+        """The impact and SLA clocks of issues whose state or links this page changed (in the page's transaction)."""
+        issue_ids = list(issue_ids)
         outcome = impact.recompute(issue_ids, property_stale=True)
         self.impact.messages += outcome.messages
         self.impact.stale_connections |= outcome.stale_connections
         self.impact.changed += outcome.changed
+        clocks = sla.evaluate_issues(issue_ids)
+        self.sla.messages += clocks.messages
+        self.sla.alerts += clocks.alerts
+
+    def after_commit(self) -> None:
+        """Follow-up of the committed pages: impact pushes and Jira properties, SLA alerts."""
+        impact.after_commit(self.impact)
+        sla.after_commit(self.sla)
 
     def relink_jql_members(self) -> None:
         """Stored issues whose free-JQL membership may have changed without the issue being refetched."""

@@ -42,6 +42,7 @@ from connect_app.linking.rules import RuleMatcher
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
 from connect_app.models.types import utcnow
 from connect_app.platform import claims
+from connect_app.sla import store as sla
 from connect_app.sync.store import (
     apply_rule_links,
     insert_status_changes,
@@ -285,6 +286,7 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
     rescored = recompute([issue_id], property_stale=True)
     applied.messages += rescored.messages
     applied.stale_properties |= rescored.stale_connections
+    applied.messages += sla.evaluate_issues([issue_id]).messages
     return applied
 
 

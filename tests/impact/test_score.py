@@ -140,6 +140,12 @@ def test_nothing_open_is_perfect_health():
     assert (health["score"], health["label"], health["load"]) == (100.0, "healthy", 0)
 
 
+def test_sla_breaches_weigh_on_issue_health():
+    calm = issue_health(load(open_by_priority={"High": 1.0}, open_count=1))
+    breached = issue_health(load(open_by_priority={"High": 1.0}, open_count=1, sla_breaches=1))
+    assert breached["score"] < calm["score"] and breached["factors"][-1]["load"] == 6.0
+
+
 def test_issue_health_is_smooth_and_does_not_saturate():
     # Twice the open load always scores lower, from one issue to far beyond any real customer.
     previous = None
@@ -154,8 +160,9 @@ def test_issue_health_is_smooth_and_does_not_saturate():
 def test_issue_health_labels_and_factors():
     health = issue_health(load(open_by_priority={"High": 2.0, "Medium": 0.7}, open_count=3, oldest_open_days=60,
                                waiting_on_engineering=1))
-    assert [f["name"] for f in health["factors"]] == ["open_issues", "oldest_open_issue", "waiting_on_engineering"]
-    assert [f["load"] for f in health["factors"]] == [27.5, 2.0, 2.0]
+    assert [f["name"] for f in health["factors"]] == ["open_issues", "oldest_open_issue", "waiting_on_engineering",
+                                                      "sla_breaches"]
+    assert [f["load"] for f in health["factors"]] == [27.5, 2.0, 2.0, 0.0]
     assert health["load"] == 31.5 and health["score"] == round(100 * 40 / 71.5, 1) and health["label"] == "at_risk"
     assert [issue_health(load(open_by_priority={"Highest": n}, open_count=1))["label"]
             for n in (0.2, 1.0, 2.0, 4.0)] == ["healthy", "watch", "at_risk", "critical"]
