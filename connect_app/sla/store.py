@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connect_app.delivery import notify, outbox
@@ -256,7 +256,8 @@ def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPo
                     _alert(row, issue_facts, result, outcome)
     gone = [row.id for key, row in stored.items() if key not in wanted]
     for start in range(0, len(inserts), CHUNK):
-        db.session.execute(insert(SlaResult), inserts[start:start + CHUNK])
+        # Another evaluation of the same issue (a webhook, a concurrent check) may have written it first.
+        claims.insert_ignore_many(SlaResult, inserts[start:start + CHUNK], conflict=("policy_id", "issue_id", "cycle"))
     for start in range(0, len(updates), CHUNK):
         db.session.execute(update(SlaResult), updates[start:start + CHUNK])
     if gone:
