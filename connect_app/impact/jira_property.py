@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from connect_app.atlassian.client import APP_KEY, JiraAuthError, JiraClient, JiraError
 from connect_app.connections.access import jira_client
@@ -159,7 +159,8 @@ def _write_batch(connection: JiraConnection, issue_ids: list[uuid.UUID], token: 
                  counts: dict[str, int]) -> None:
     rows = db.session.execute(
         select(IssueImpact.issue_id, IssueImpact.written_digest, JiraIssue.jira_id, JiraIssue.deleted_at)
-        .join(JiraIssue, JiraIssue.id == IssueImpact.issue_id).where(IssueImpact.issue_id.in_(issue_ids))).all()
+        .join(JiraIssue, JiraIssue.id == IssueImpact.issue_id).where(IssueImpact.issue_id.in_(issue_ids))
+        .order_by(IssueImpact.issue_id)).all()
     values = property_values([row.issue_id for row in rows])
     to_write, settled = [], []
     for row in rows:
@@ -189,14 +190,17 @@ def _write_batch(connection: JiraConnection, issue_ids: list[uuid.UUID], token: 
                         if row.jira_id in missing]
             to_write = [entry for entry in to_write if entry[0].jira_id not in missing]
         counts["written"] += len(to_write)
-    for row, fingerprint, written in settled + [(r, f, f) for r, f, _ in to_write]:
-        if written is not None:  # what Jira holds now, whatever happened to the claim
-            db.session.execute(update(IssueImpact).where(IssueImpact.issue_id == row.issue_id)
-                               .values(written_digest=written))
-        # Checked only while our claim holds: a recompute meanwhile cleared it, and it is checked again.
-        db.session.execute(update(IssueImpact).where(
-            IssueImpact.issue_id == row.issue_id, IssueImpact.property_digest == token)
-            .values(property_digest=fingerprint))
+    outcomes = sorted(settled + [(r, f, f) for r, f, _ in to_write], key=lambda entry: entry[0].issue_id)
+    for row, fingerprint, written in outcomes:
+        # One statement per row, in issue order: a second UPDATE of a row this transaction already
+        # changed re-checks its foreign key (a share lock on the issue a webhook may hold).
+        # Written: what Jira holds now, whatever happened to the claim. Checked: only while our claim
+        # holds; a recompute meanwhile cleared it, and the issue is checked again.
+        values: dict[str, Any] = {"property_digest": case((IssueImpact.property_digest == token, fingerprint),
+                                                          else_=IssueImpact.property_digest)}
+        if written is not None:
+            values["written_digest"] = written
+        db.session.execute(update(IssueImpact).where(IssueImpact.issue_id == row.issue_id).values(**values))
     db.session.commit()
     _release(token)  # what failed to write stays stale
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Date, Float, Integer, bindparam, case, cast, func, insert, select, update
@@ -242,10 +243,11 @@ def recompute(issue_ids: Iterable[uuid.UUID], *, property_stale: bool = False, t
             updates.append(values)
     for start in range(0, len(inserts), CHUNK):
         db.session.execute(insert(IssueImpact), inserts[start:start + CHUNK])
+    # In issue order (as the property writer settles them), so two writers never wait on each other
+    # in a circle; executemany needs one shape per statement, hence runs of one shape.
     for start in range(0, len(updates), CHUNK):
-        batch = updates[start:start + CHUNK]
-        for keys in {tuple(sorted(u)) for u in batch}:  # executemany needs one shape per statement
-            db.session.execute(update(IssueImpact), [u for u in batch if tuple(sorted(u)) == keys])
+        for _keys, run in groupby(updates[start:start + CHUNK], key=lambda u: tuple(sorted(u))):
+            db.session.execute(update(IssueImpact), list(run))
     outcome.messages += _queue_band_changes(bands)
     if outcome.band_changes:
         log.info("impact.bands_changed", extra={"issues": len(outcome.band_changes)})
