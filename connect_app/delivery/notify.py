@@ -175,12 +175,38 @@ def recipients_for(organization_id: str, connection_id: uuid.UUID, jira_key: str
                    customers: Iterable[Customer]) -> list[Recipient]:
     """Everyone who should hear about an event of `kind` on this issue, each once."""
     customers = list(customers)
-    targets = [issue_target(connection_id, jira_key)] + [customer_target(c.id) for c in customers]
-    owners = {c.csm_owner_id for c in customers if c.csm_owner_id}
-    rows = db.session.scalars(select(Subscription).where(
-        Subscription.organization_id == organization_id,
-        or_(Subscription.target.in_(targets),
-            (Subscription.target == "owner") & Subscription.user_id.in_(owners or {""})))).all()
+    rows = _subscriptions(organization_id, [(connection_id, jira_key, customers)])
+    return _recipients(rows, connection_id, jira_key, kind, customers)
+
+
+SUBSCRIPTION_CHUNK = 500  # targets per subscription query
+
+
+def _subscriptions(organization_id: str,
+                   issues: Iterable[tuple[uuid.UUID, str, Sequence[Customer]]]) -> list[Subscription]:
+    """The subscriptions that may concern these (connection, issue key, customers): one query per chunk."""
+    targets, owners = set(), set()
+    for connection_id, jira_key, customers in issues:
+        targets.add(issue_target(connection_id, jira_key))
+        targets.update(customer_target(c.id) for c in customers)
+        owners.update(c.csm_owner_id for c in customers if c.csm_owner_id)
+    found: dict[uuid.UUID, Subscription] = {}
+    targets_sorted, owners_sorted = sorted(targets), sorted(owners)
+    for start in range(0, max(len(targets_sorted), len(owners_sorted)), SUBSCRIPTION_CHUNK):
+        chunk_targets = targets_sorted[start:start + SUBSCRIPTION_CHUNK]
+        chunk_owners = owners_sorted[start:start + SUBSCRIPTION_CHUNK]
+        for row in db.session.scalars(select(Subscription).where(
+                Subscription.organization_id == organization_id,
+                or_(Subscription.target.in_(chunk_targets or [""]),
+                    (Subscription.target == "owner") & Subscription.user_id.in_(chunk_owners or [""])))):
+            found[row.id] = row
+    return list(found.values())
+
+
+def _recipients(rows: Sequence[Subscription], connection_id: uuid.UUID, jira_key: str, kind: str,
+                customers: Sequence[Customer]) -> list[Recipient]:
+    """Pure: who of these subscriptions (and the customers' owners) hears about an event of `kind`."""
+    targets = {issue_target(connection_id, jira_key)} | {customer_target(c.id) for c in customers}
     owner_prefs = {s.user_id: s for s in rows if s.scope == "owner"}
     found: dict[str, Recipient] = {}
 
@@ -196,7 +222,7 @@ def recipients_for(organization_id: str, connection_id: uuid.UUID, jira_key: str
         if wants(kinds, kind):
             add(owner, f"owner:{customer.id}")
     for row in rows:
-        if row.scope != "owner" and wants(row.event_kinds, kind):
+        if row.scope != "owner" and row.target in targets and wants(row.event_kinds, kind):
             add(row.user_id, row.target)
     return sorted(found.values(), key=lambda r: r.user_id)
 
@@ -223,26 +249,44 @@ def fan_out(organization_id: str, event: IssueEvent, issue: JiraIssue, customers
 
     The push's topic is `jira.issue.<kind>` unless given (SLA alerts are `issue.sla`).
     """
-    recipients = recipients_for(organization_id, event.connection_id, event.jira_key, event.kind, customers)
-    title = TITLES.get(event.kind, "{key} changed").format(key=event.jira_key)
-    if issue.summary:
-        title = f"{title}: {issue.summary}"[:500]
-    details = {"issue": issue_summary(issue), "customers": [customer_summary(c) for c in customers],
-               "change": event.details, "occurred_at": event.occurred_at.isoformat()}
-    for recipient in recipients:
-        claims.insert_ignore(Notification, {
+    return fan_out_many(organization_id, [(event, issue, customers)], topic=topic)
+
+
+def fan_out_many(organization_id: str, events: Sequence[tuple[IssueEvent, JiraIssue, Sequence[Customer]]],
+                 topic: str | None = None) -> list[Any]:
+    """`fan_out` for many events of one workspace: one subscription lookup, one insert per table."""
+    rows = _subscriptions(organization_id, [(e.connection_id, e.jira_key, customers) for e, _, customers in events])
+    notifications: list[dict[str, Any]] = []
+    messages: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for event, issue, customers in events:
+        recipients = _recipients(rows, event.connection_id, event.jira_key, event.kind, customers)
+        title = TITLES.get(event.kind, "{key} changed").format(key=event.jira_key)
+        if issue.summary:
+            title = f"{title}: {issue.summary}"[:500]
+        details = {"issue": issue_summary(issue), "customers": [customer_summary(c) for c in customers],
+                   "change": event.details, "occurred_at": event.occurred_at.isoformat()}
+        notifications += [{
             "organization_id": organization_id, "user_id": recipient.user_id, "event_id": event.id,
             "kind": event.kind, "jira_key": event.jira_key, "title": title,
             "details": details | {"reasons": recipient.reasons},
-        }, conflict=("organization_id", "user_id", "event_id"))
-    if not customers and not recipients:
-        return []
-    message_id = outbox.add_message(organization_id, topic or f"jira.issue.{event.kind}", f"issue-event:{event.id}", {
-        "event": {"id": str(event.id), "kind": event.kind, "occurred_at": event.occurred_at.isoformat(),
-                  "connection_id": str(event.connection_id)},
-        "title": title, **details, "recipients": [r.user_id for r in recipients],
-    })
-    return [message_id] if message_id else []
+        } for recipient in recipients]
+        if customers or recipients:
+            messages.setdefault(topic or f"jira.issue.{event.kind}", []).append((
+                organization_id, f"issue-event:{event.id}", {
+                    "event": {"id": str(event.id), "kind": event.kind, "occurred_at": event.occurred_at.isoformat(),
+                              "connection_id": str(event.connection_id)},
+                    "title": title, **details, "recipients": [r.user_id for r in recipients]}))
+    for start in range(0, len(notifications), NOTIFICATION_CHUNK):
+        claims.insert_ignore_many(Notification, notifications[start:start + NOTIFICATION_CHUNK],
+                                  conflict=("organization_id", "user_id", "event_id"))
+    queued: list[Any] = []
+    for message_topic, batch in messages.items():
+        for start in range(0, len(batch), NOTIFICATION_CHUNK):
+            queued += outbox.add_messages(message_topic, batch[start:start + NOTIFICATION_CHUNK])
+    return queued
+
+
+NOTIFICATION_CHUNK = 500
 
 
 def notifications_for(organization_id: str, user_id: str, *, unread_only: bool = False, limit: int = 50,

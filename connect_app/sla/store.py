@@ -239,7 +239,7 @@ def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPo
     for row in db.session.scalars(query):
         stored[(row.policy_id, row.issue_id, row.cycle)] = row
     wanted: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
-    inserts, updates = [], []
+    inserts, updates, alerts = [], [], []
     for issue_id, issue_facts in facts.items():
         for row in by_workspace.get(issue_facts.organization_id, []):
             for result in clocks(policy_of(row), issue_facts, now):
@@ -253,7 +253,7 @@ def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPo
                 elif _changed(previous, values):
                     updates.append(values | {"id": previous.id})
                 if result.state in ALERT_KINDS and (previous is None or previous.state != result.state):
-                    _alert(row, issue_facts, result, outcome)
+                    alerts.append((row, issue_facts, result))
     gone = [row.id for key, row in stored.items() if key not in wanted]
     for start in range(0, len(inserts), CHUNK):
         # Another evaluation of the same issue (a webhook, a concurrent check) may have written it first.
@@ -264,6 +264,7 @@ def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPo
         db.session.execute(delete(SlaResult).where(SlaResult.id.in_(gone)))
     outcome.written += len(inserts) + len(updates)
     outcome.removed += len(gone)
+    _alert(alerts, outcome)
 
 
 def _values(result: Result, now: datetime) -> dict[str, Any]:
@@ -285,33 +286,57 @@ def _changed(row: SlaResult, values: dict[str, Any]) -> bool:
         values["state"] not in ("running", "at_risk") and row.elapsed_seconds != values["elapsed_seconds"])
 
 
-def _alert(row: SlaPolicy, facts: IssueFacts, result: Result, outcome: Evaluated) -> None:
-    """Fire the at-risk or breach alert of this cycle, once (the dedupe key), unless it predates the policy."""
-    state = result.state
-    crossed = result.breached_at if state == "breached" else (result.warn_at or utcnow())
-    if crossed is None or crossed < row.created_at:
+def _alert(alerts: list[tuple[SlaPolicy, IssueFacts, Result]], outcome: Evaluated) -> None:
+    """Fire the at-risk and breach alerts of these cycles, each once (its dedupe key), unless it predates
+    its policy: one insert of events, one customer lookup, one fan-out per workspace."""
+    events: dict[uuid.UUID, tuple[IssueEvent, IssueFacts]] = {}
+    for row, facts, result in alerts:
+        state = result.state
+        crossed = result.breached_at if state == "breached" else (result.warn_at or utcnow())
+        if crossed is None or crossed < row.created_at:
+            continue
+        issue = facts.issue
+        event = IssueEvent(
+            id=uuid.uuid4(), connection_id=issue.connection_id, issue_id=issue.id, jira_key=issue.jira_key,
+            kind=ALERT_KINDS[state], dedupe_key=f"sla:{row.id}:{issue.id}:{result.cycle}:{state}",
+            occurred_at=crossed, details={
+                "policy_id": str(row.id), "policy": row.name, "metric": row.metric, "cycle": result.cycle,
+                "state": state, "elapsed_seconds": result.elapsed_seconds, "target_seconds": result.target_seconds,
+                "breach_at": iso(result.breach_at), "warn_at": iso(result.warn_at)})
+        events[event.id] = (event, facts)
+    if not events:
         return
-    issue = facts.issue
-    event_id = uuid.uuid4()
-    details = {"policy_id": str(row.id), "policy": row.name, "metric": row.metric, "cycle": result.cycle,
-               "state": state, "elapsed_seconds": result.elapsed_seconds, "target_seconds": result.target_seconds,
-               "breach_at": iso(result.breach_at), "warn_at": iso(result.warn_at)}
-    inserted = claims.insert_ignore(IssueEvent, {
-        "id": event_id, "connection_id": issue.connection_id, "issue_id": issue.id, "jira_key": issue.jira_key,
-        "kind": ALERT_KINDS[state], "dedupe_key": f"sla:{row.id}:{issue.id}:{result.cycle}:{state}",
-        "details": details, "occurred_at": crossed,
-    }, conflict=("connection_id", "dedupe_key"))
-    if not inserted:
-        return
-    event = db.session.get(IssueEvent, event_id)
-    customers = list(db.session.scalars(
-        select(Customer).join(JiraCustomerLink, JiraCustomerLink.customer_id == Customer.id)
-        .where(JiraCustomerLink.issue_id == issue.id, Customer.organization_id == facts.organization_id)
-        .order_by(Customer.name)))
-    outcome.alerts.append(event_id)
-    outcome.messages += notify.fan_out(facts.organization_id, event, issue, customers, topic=TOPIC)
-    log.info("sla.alert", extra={"policy": str(row.id), "key": issue.jira_key, "state": state,
-                                 "cycle": result.cycle})
+    columns = ("id", "connection_id", "issue_id", "jira_key", "kind", "dedupe_key", "details", "occurred_at")
+    rows = [{name: getattr(event, name) for name in columns} for event, _ in events.values()]
+    inserted = set()
+    for start in range(0, len(rows), CHUNK):  # another checker may have fired some of them first
+        inserted.update(claims.insert_ignore_many(IssueEvent, rows[start:start + CHUNK],
+                                                  conflict=("connection_id", "dedupe_key")))
+    fired = [events[event_id] for event_id in sorted(inserted)]
+    customers = _customers_of(sorted({facts.issue.id for _, facts in fired}))
+    by_workspace: dict[str, list[tuple[IssueEvent, JiraIssue, list[Customer]]]] = defaultdict(list)
+    for event, facts in fired:
+        outcome.alerts.append(event.id)
+        linked = [c for c in customers.get(facts.issue.id, []) if c.organization_id == facts.organization_id]
+        by_workspace[facts.organization_id].append((event, facts.issue, linked))
+        log.info("sla.alert", extra={"policy": event.details["policy_id"], "key": event.jira_key,
+                                     "state": event.details["state"], "cycle": event.details["cycle"]})
+    for organization_id, batch in sorted(by_workspace.items()):
+        outcome.messages += notify.fan_out_many(organization_id, batch, topic=TOPIC)
+
+
+def _customers_of(issue_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Customer]]:
+    """The customers linked to each issue, by name."""
+    found: dict[uuid.UUID, list[Customer]] = defaultdict(list)
+    for start in range(0, len(issue_ids), CHUNK):
+        for issue_id, customer in db.session.execute(
+                select(JiraCustomerLink.issue_id, Customer)
+                .join(Customer, Customer.id == JiraCustomerLink.customer_id)
+                .where(JiraCustomerLink.issue_id.in_(issue_ids[start:start + CHUNK]))
+                .order_by(JiraCustomerLink.issue_id, Customer.name)):
+            if all(c.id != customer.id for c in found[issue_id]):
+                found[issue_id].append(customer)
+    return found
 
 
 def after_commit(outcome: Evaluated) -> None:
