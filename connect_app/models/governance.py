@@ -55,10 +55,10 @@ class SlaResult(db.Model):
 
     __tablename__ = "sla_results"
     __table_args__ = (
-        UniqueConstraint("policy_id", "issue_id", "cycle", name="uq_sla_results_policy_issue_cycle"),
+        # Issue first: evaluations read an issue's results by it (no separate issue index to maintain).
+        UniqueConstraint("issue_id", "policy_id", "cycle", name="uq_sla_results_issue_policy_cycle"),
         Index("ix_sla_results_next_check", "next_check_at"),
         Index("ix_sla_results_org_state", "organization_id", "state"),
-        Index("ix_sla_results_issue", "issue_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)

@@ -12,10 +12,12 @@ import socket
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+import orjson
+from sqlalchemy import Text, TypeDecorator, and_, bindparam, cast, column, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connect_app.extensions import db
@@ -38,11 +40,11 @@ def worker_id() -> str:
 def _with_defaults(table, values: dict[str, Any]) -> dict[str, Any]:
     """Column defaults (ids, timestamps) are Python-side; apply them, since these inserts bypass the ORM."""
     full = dict(values)
-    for column in table.columns:
-        if column.key in full or column.default is None:
+    for target in table.columns:
+        if target.key in full or target.default is None:
             continue
         # SQLAlchemy wraps callable defaults to take an execution context (unused by ours).
-        full[column.key] = column.default.arg(None) if column.default.is_callable else column.default.arg
+        full[target.key] = target.default.arg(None) if target.default.is_callable else target.default.arg
     return full
 
 
@@ -61,12 +63,42 @@ def insert_ignore(model, values: dict[str, Any], conflict: Iterable[str]) -> boo
 
 
 def insert_ignore_many(model, rows: list[dict[str, Any]], conflict: Iterable[str]) -> list[Any]:
-    """INSERT many rows, skipping those that clash on `conflict`; returns the primary keys inserted."""
+    """INSERT many rows, skipping those that clash on `conflict`; returns the primary keys inserted, in order."""
     if not rows:
         return []
     table = model.__table__
-    result = db.session.execute(_insert_ignoring(table, conflict), [_with_defaults(table, r) for r in rows])
-    return [row[0] for row in result]
+    (key,) = table.primary_key.columns
+    full = [_with_defaults(table, r) for r in rows]
+    if db.session.get_bind().dialect.name != "postgresql":
+        return [row[0] for row in db.session.execute(_insert_ignoring(table, conflict), full)]
+    # The rows as one JSON document, read server-side by jsonb_to_recordset: one parameter, where a
+    # multi-row VALUES has one per cell (psycopg parses and escapes those in Python, on every call).
+    dialect = db.session.get_bind().dialect
+    names = sorted({name for row in full for name in row})
+    columns = [table.c[name] for name in names]
+    # A TypeDecorator's own conversion (UTC times, encryption) happens here, as SQLAlchemy's would.
+    decorated = [c.key for c in columns if isinstance(c.type, TypeDecorator)]
+    records = []
+    for row in full:
+        record = {name: row.get(name) for name in names}
+        for name in decorated:
+            if record[name] is not None:
+                record[name] = table.c[name].type.process_bind_param(record[name], dialect)
+        records.append(record)
+    document = orjson.dumps(records, default=_json_scalar).decode()
+    source = func.jsonb_to_recordset(cast(bindparam("rows", document, type_=Text), postgresql.JSONB)).table_valued(
+        *[column(c.key, c.type) for c in columns]).render_derived(with_types=True)
+    statement = (postgresql.insert(table).from_select(names, select(*source.c))
+                 .on_conflict_do_nothing(index_elements=list(conflict)).returning(key))
+    inserted = set(db.session.scalars(statement))
+    return [row[key.key] for row in full if row[key.key] in inserted]
+
+
+def _json_scalar(value: Any) -> Any:
+    """What orjson does not write itself (UUIDs and datetimes it does)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot go into a JSON row")
 
 
 def claim(model, row_id, *, owner: str, lock_timeout_s: float, claimable: tuple[str, ...],

@@ -68,6 +68,8 @@ class Calendar:
         self._before: list[int] = []  # working seconds before each cached day
         self._windows: list[tuple[tuple[int, int], ...]] = []  # each cached day's windows, UTC epoch seconds
         self._lock = threading.Lock()
+        self._day_length = 86_400 if zone is None else max(
+            (sum(_window_seconds(w) for w in windows) for windows in self.week.values()), default=0)
 
     # ---- building -------------------------------------------------------------------------
 
@@ -137,9 +139,7 @@ class Calendar:
 
     def day_length_seconds(self) -> int:
         """A working day's length ("1d" in targets): the longest weekday's hours (24 h for 24x7)."""
-        if self.is_24x7:
-            return 86_400
-        return max(sum(_window_seconds(w) for w in windows) for windows in self.week.values())
+        return self._day_length
 
     # ---- per local day -------------------------------------------------------------------------
 
@@ -187,12 +187,11 @@ class Calendar:
     def _ordinal(self, moment: datetime) -> int:
         return (moment.astimezone(self.zone).date() - EPOCH).days
 
-    def _cumulative(self, moment: datetime) -> int:
-        """Working seconds from the start of the cached range to `moment` (lock held; the day is cached).
-
-        Values are only comparable within one lock hold: a later prepend shifts every prefix.
+    def _cumulative(self, moment: datetime, ordinal: int) -> int:
+        """Working seconds from the start of the cached range to `moment` of local day `ordinal` (lock held;
+        the day is cached). Values are only comparable within one lock hold: a later prepend shifts every prefix.
         """
-        index = self._ordinal(moment) - self._first
+        index = ordinal - self._first
         before, windows = self._before[index], self._windows[index]
         stamp = moment.timestamp()
         inside = sum(max(0.0, min(end, stamp) - start) for start, end in windows)
@@ -206,10 +205,11 @@ class Calendar:
             return 0
         if self.is_24x7:
             return int(end.timestamp()) - int(start.timestamp())
+        first, last = self._ordinal(start), self._ordinal(end)
         with self._lock:
-            self._ensure(self._ordinal(start))
-            self._ensure(self._ordinal(end))
-            return self._cumulative(end) - self._cumulative(start)
+            self._ensure(first)
+            self._ensure(last)
+            return self._cumulative(end, last) - self._cumulative(start, first)
 
     def add_seconds(self, start: datetime, seconds: int) -> datetime:
         """The instant when `seconds` working seconds have passed after `start` (UTC)."""
@@ -220,7 +220,7 @@ class Calendar:
         ordinal = self._ordinal(start)
         with self._lock:
             self._ensure(ordinal)
-            target = self._cumulative(start) + seconds
+            target = self._cumulative(start, ordinal) + seconds
             # Grow the cache until it holds the day whose end reaches the target.
             while True:
                 last = len(self._windows) - 1

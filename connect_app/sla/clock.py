@@ -137,11 +137,11 @@ def _cycles(policy: Policy, history: list[Stay], is_development: Callable[[Stay]
     return cycles
 
 
-def _crossing(calendar: Calendar, segments: list[tuple[datetime, datetime]], threshold: int) -> datetime | None:
-    """The instant the counted time reached `threshold` inside these segments, if it did."""
+def _crossing(calendar: Calendar, segments: list[tuple[datetime, datetime]], spans: list[int],
+              threshold: int) -> datetime | None:
+    """The instant the counted time reached `threshold` inside these segments (of these working seconds)."""
     counted = 0
-    for start, end in segments:
-        seconds = calendar.seconds_between(start, end)
+    for (start, _end), seconds in zip(segments, spans, strict=True):
         if counted + seconds >= threshold:
             return calendar.add_seconds(start, threshold - counted)
         counted += seconds
@@ -158,14 +158,15 @@ def evaluate(policy: Policy, history: list[Stay], target_seconds: int, now: date
         horizon = min(cycle.stopped_at, now) if cycle.stopped_at else now
         segments = [(stay.start, min(stay.end or horizon, horizon)) for stay in cycle.stays
                     if (stay.status or "").casefold() not in policy.pause_statuses and stay.start < horizon]
-        elapsed = sum(calendar.seconds_between(start, end) for start, end in segments)
+        spans = [calendar.seconds_between(start, end) for start, end in segments]
+        elapsed = sum(spans)
         running = cycle.stopped_at is None
         current = history[-1]
         paused = running and (current not in cycle.stays
                               or (current.status or "").casefold() in policy.pause_statuses)
         moving = running and not paused
-        breached_at = _crossing(calendar, segments, target_seconds)
-        warned_at = _crossing(calendar, segments, warn_seconds)
+        breached_at = _crossing(calendar, segments, spans, target_seconds)
+        warned_at = _crossing(calendar, segments, spans, warn_seconds)
         breach_at = breached_at or (calendar.add_seconds(now, target_seconds - elapsed) if moving else None)
         warn_at = warned_at or (calendar.add_seconds(now, warn_seconds - elapsed) if moving else None)
         if not running:

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from connect_app.models import LINK_TYPES, TIERS
@@ -83,8 +84,14 @@ class Policy:
 
     def target_seconds(self, tiers: Iterable[str | None] = ()) -> int:
         """The target for an issue: the highest tier among its customers that has its own target, else `target`."""
-        ranked = sorted((t for t in tiers if t in self.targets_by_tier), key=lambda t: TIER_RANK[t], reverse=True)
-        return duration_seconds(self.targets_by_tier[ranked[0]] if ranked else self.target, self.calendar)
+        best = max((t for t in tiers if t in self.targets_by_tier), key=TIER_RANK.__getitem__, default=None)
+        return self._targets[best]
+
+    @cached_property
+    def _targets(self) -> dict[str | None, int]:
+        """Each tier's target in seconds (None: the default), computed once."""
+        durations = {None: self.target} | dict(self.targets_by_tier)
+        return {tier: duration_seconds(text, self.calendar) for tier, text in durations.items()}
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form the API shows (and `definition` stores)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connect_app.delivery import notify, outbox
@@ -39,6 +39,7 @@ from connect_app.models import (
 )
 from connect_app.models.types import iso, utcnow
 from connect_app.platform import claims
+from connect_app.platform.db import among
 from connect_app.sla.clock import Result, Stay, Transition, evaluate, stays
 from connect_app.sla.policies import Policy, PolicyError, parse_policy
 
@@ -117,11 +118,12 @@ def delete_policy(organization_id: str, policy_id: uuid.UUID) -> bool:
 class IssueFacts:
     """An issue as the clocks see it."""
 
-    issue: JiraIssue
+    issue: Row[Any]  # ISSUE_COLUMNS
     organization_id: str
     links: list[tuple[str, str | None]] = field(default_factory=list)  # (link type, customer tier)
     transitions: list[Transition] = field(default_factory=list)
     development: frozenset[str] | None = None  # status names / ids the status map calls development
+    _history: list[Stay] | None = field(default=None, repr=False)
 
     def is_development(self, stay: Stay) -> bool:
         """Whether a stay is development: a mapped status, else the indeterminate category."""
@@ -130,9 +132,11 @@ class IssueFacts:
         return stay.category == "indeterminate"
 
     def history(self) -> list[Stay]:
-        """The issue's stays from creation to now."""
-        created = self.issue.created_at or (self.transitions[0].at if self.transitions else utcnow())
-        return stays(created, self.transitions, self.issue.status, self.issue.status_category)
+        """The issue's stays from creation to now (worked out once: every policy reads the same)."""
+        if self._history is None:
+            created = self.issue.created_at or (self.transitions[0].at if self.transitions else utcnow())
+            self._history = stays(created, self.transitions, self.issue.status, self.issue.status_category)
+        return self._history
 
     def tiers(self, link_types: frozenset[str]) -> list[str | None]:
         """The tiers of the customers linked by these link types (all when empty)."""
@@ -147,27 +151,41 @@ def _development(status_map: dict | None) -> frozenset[str] | None:
     return mapped or None
 
 
+# What the clocks, the views and the alerts read of an issue (rows, not entities: cheaper by far).
+ISSUE_COLUMNS = (JiraIssue.id, JiraIssue.connection_id, JiraIssue.jira_id, JiraIssue.jira_key, JiraIssue.project_key,
+                 JiraIssue.summary, JiraIssue.issue_type, JiraIssue.status, JiraIssue.status_category,
+                 JiraIssue.priority, JiraIssue.assignee_name, JiraIssue.resolution, JiraIssue.created_at,
+                 JiraIssue.updated_at, JiraIssue.deleted_at)
+
+
 def load_facts(issue_ids: list[uuid.UUID]) -> dict[uuid.UUID, IssueFacts]:
     """Issues with their connection's workspace and status map, linked customers and status history."""
     facts: dict[uuid.UUID, IssueFacts] = {}
+    connections: dict[uuid.UUID, tuple[str, frozenset[str] | None]] = {}
     for start in range(0, len(issue_ids), CHUNK):
         chunk = issue_ids[start:start + CHUNK]
-        for issue, organization_id, status_map in db.session.execute(
-                select(JiraIssue, JiraConnection.organization_id, JiraConnection.status_map)
-                .join(JiraConnection, JiraConnection.id == JiraIssue.connection_id)
-                .where(JiraIssue.id.in_(chunk), JiraIssue.deleted_at.is_(None),
-                       JiraConnection.organization_id.is_not(None))):
-            facts[issue.id] = IssueFacts(issue, organization_id, development=_development(status_map))
+        issues = list(db.session.execute(select(*ISSUE_COLUMNS).where(
+            among(JiraIssue.id, chunk), JiraIssue.deleted_at.is_(None))))
+        wanted = {issue.connection_id for issue in issues} - connections.keys()
+        if wanted:
+            for connection_id, organization_id, status_map in db.session.execute(
+                    select(JiraConnection.id, JiraConnection.organization_id, JiraConnection.status_map)
+                    .where(JiraConnection.id.in_(sorted(wanted)), JiraConnection.organization_id.is_not(None))):
+                connections[connection_id] = (organization_id, _development(status_map))
+        for issue in issues:
+            if issue.connection_id in connections:
+                organization_id, development = connections[issue.connection_id]
+                facts[issue.id] = IssueFacts(issue, organization_id, development=development)
         for issue_id, link_type, tier, customer_org in db.session.execute(
                 select(JiraCustomerLink.issue_id, JiraCustomerLink.link_type, Customer.tier, Customer.organization_id)
                 .join(Customer, Customer.id == JiraCustomerLink.customer_id)
-                .where(JiraCustomerLink.issue_id.in_(chunk))):
+                .where(among(JiraCustomerLink.issue_id, chunk))):
             if issue_id in facts and customer_org == facts[issue_id].organization_id:
                 facts[issue_id].links.append((link_type, tier))
         for change in db.session.execute(
                 select(IssueStatusChange.issue_id, IssueStatusChange.changed_at, IssueStatusChange.from_status,
                        IssueStatusChange.to_status, IssueStatusChange.from_category, IssueStatusChange.to_category)
-                .where(IssueStatusChange.issue_id.in_(chunk)).order_by(IssueStatusChange.changed_at)):
+                .where(among(IssueStatusChange.issue_id, chunk)).order_by(IssueStatusChange.changed_at)):
             if change.issue_id in facts:
                 facts[change.issue_id].transitions.append(Transition(
                     change.changed_at, change.from_status, change.to_status, change.from_category,
@@ -233,7 +251,7 @@ def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPo
             by_workspace[row.organization_id].append(row)
     scope = [row.id for rows in by_workspace.values() for row in rows]
     stored = {}
-    query = select(SlaResult).where(SlaResult.issue_id.in_(ids))
+    query = select(SlaResult).where(among(SlaResult.issue_id, ids))
     if policy_rows is not None:
         query = query.where(SlaResult.policy_id.in_(scope or [uuid.uuid4()]))
     for row in db.session.scalars(query):
@@ -257,7 +275,7 @@ def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPo
     gone = [row.id for key, row in stored.items() if key not in wanted]
     for start in range(0, len(inserts), CHUNK):
         # Another evaluation of the same issue (a webhook, a concurrent check) may have written it first.
-        claims.insert_ignore_many(SlaResult, inserts[start:start + CHUNK], conflict=("policy_id", "issue_id", "cycle"))
+        claims.insert_ignore_many(SlaResult, inserts[start:start + CHUNK], conflict=("issue_id", "policy_id", "cycle"))
     for start in range(0, len(updates), CHUNK):
         db.session.execute(update(SlaResult), updates[start:start + CHUNK])
     if gone:
@@ -426,7 +444,7 @@ def project(at: datetime, organization_id: str | None = None) -> list[dict[str, 
 
 # ---- views -------------------------------------------------------------------------------------
 
-def _view(row: SlaPolicy, issue: JiraIssue, result: Result, now: datetime) -> dict[str, Any]:
+def _view(row: SlaPolicy, issue: JiraIssue | Row[Any], result: Result, now: datetime) -> dict[str, Any]:
     remaining = None
     if result.stopped_at is None and not result.paused:
         remaining = result.target_seconds - result.elapsed_seconds

@@ -39,6 +39,22 @@ def test_a_running_clock_counts_business_time_and_knows_when_it_will_warn_and_br
     assert result.next_check_at == result.warn_at and result.breached_at is None
 
 
+def test_the_readme_example():
+    # An enterprise bug created Monday 09:00 New York has 24 working hours: at risk Wednesday 12:12,
+    # breached Wednesday 17:00; waiting for the customer Monday 11:00 - Tuesday 11:00 moves both by 8 h.
+    created = ny(2026, 12, 7, 9)
+    waits = policy(pause_statuses=["Waiting for customer"])
+    [plain] = evaluate(waits, stays(created, [], "To Do", "new"), 24 * HOUR, now=created)
+    assert (plain.warn_at, plain.breach_at) == (ny(2026, 12, 9, 12, 12).astimezone(UTC),
+                                                ny(2026, 12, 9, 17).astimezone(UTC))
+    waited = stays(created, [move(ny(2026, 12, 7, 11), "To Do", "Waiting for customer", "new", "indeterminate"),
+                             move(ny(2026, 12, 8, 11), "Waiting for customer", "To Do", "indeterminate", "new")],
+                   "To Do", "new")
+    [later] = evaluate(waits, waited, 24 * HOUR, now=ny(2026, 12, 8, 11))
+    assert (later.warn_at, later.breach_at) == (ny(2026, 12, 10, 12, 12).astimezone(UTC),
+                                                ny(2026, 12, 10, 17).astimezone(UTC))
+
+
 def test_at_risk_then_breached_then_met_late():
     created = ny(2026, 12, 7, 9)
     history = stays(created, [], "To Do", "new")
