@@ -1,4 +1,5 @@
-"""Site metadata endpoints: projects, issue types, fields, statuses, priorities, users, serverInfo."""
+"""Site metadata endpoints: projects, issue types, fields, create metadata, statuses, priorities, users,
+serverInfo."""
 
 from __future__ import annotations
 
@@ -23,11 +24,7 @@ CLOUD_VERSION = ("1001.0.0-SNAPSHOT", [1001, 0, 0])
 
 
 def _project_or_404(key_or_id: str) -> str:
-    state = site()
-    for project in state.projects.values():
-        if key_or_id in (project["key"], project["id"]):
-            return project["key"]
-    raise JiraError(404, [f"No project could be found with key '{key_or_id}'."])
+    return site().get_project(key_or_id)["key"]
 
 
 @bp.get("/project")
@@ -95,6 +92,41 @@ def list_fields():
                 "orderable": True, "navigable": True, "searchable": True,
                 "clauseNames": [f"cf[{f.numeric_id}]", f.name], "schema": f.schema()} for f in CUSTOM_FIELDS]
     return jsonify(fields)
+
+
+def _createmeta_page(values: list, cloud_key: str) -> dict:
+    """A createmeta page: Cloud's {maxResults, startAt, total, <cloud_key>}, Server/DC's {..., isLast, values}."""
+    start_at, max_results = int_arg("startAt", 0), int_arg("maxResults", 50)
+    chunk = values[start_at:start_at + max_results]
+    body = {"maxResults": max_results, "startAt": start_at, "total": len(values)}
+    if site().flavour == "cloud":
+        return body | {cloud_key: chunk}
+    return body | {"isLast": start_at + len(chunk) >= len(values), "values": chunk}
+
+
+@bp.get("/issue/createmeta/<key>/issuetypes")
+def createmeta_issuetypes(key):
+    """GET /issue/createmeta/{projectIdOrKey}/issuetypes: a page of the issue types a project can create."""
+    state = site()
+    with state.lock:
+        _project_or_404(key)
+    return jsonify(_createmeta_page([render.issuetype(state, n, api_version()) for n in ISSUE_TYPES], "issueTypes"))
+
+
+@bp.get("/issue/createmeta/<key>/issuetypes/<type_id>")
+def createmeta_fields(key, type_id):
+    """GET /issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}: a page of the create screen's fields,
+    with their required flags and allowed values."""
+    state = site()
+    with state.lock:
+        project = _project_or_404(key)
+        itype = next((name for name, (tid, _, _) in ISSUE_TYPES.items() if tid == type_id), None)
+        if itype is None:
+            raise JiraError(404, [f"The issue type with id '{type_id}' does not exist"])
+        required = state.required_fields(project, itype)
+        fields = [render.create_field(state, project, itype, f, f in required, api_version())
+                  for f in state.create_screen()]
+    return jsonify(_createmeta_page(fields, "fields"))
 
 
 @bp.get("/status")

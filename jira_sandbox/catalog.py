@@ -183,6 +183,16 @@ SYSTEM_FIELDS = {
 EDITABLE_FIELDS = {"summary", "description", "priority", "assignee", "reporter", "labels",
                    "components", "resolution"}
 
+# The system fields of every create screen, in screen order; every custom field follows them.
+CREATE_SCREEN_FIELDS = ("summary", "issuetype", "project", "description", "priority", "reporter", "assignee",
+                        "labels", "components")
+# Required on every create screen. Server/DC's default field configuration also requires the reporter.
+ALWAYS_REQUIRED = ("project", "issuetype", "summary")
+SERVER_REQUIRED = ("reporter",)
+# Fields a create fills in when left out: the priority scheme's default, the caller as reporter.
+DEFAULTED_ON_CREATE = ("priority", "reporter")
+DEFAULT_PRIORITY = "Medium"
+
 COMPONENT_NAMES = ("API", "Billing", "Integrations", "Mobile", "Web UI", "Reporting", "Auth", "Search")
 
 # key -> (name, workflow name, component names)
@@ -191,3 +201,5 @@ DEFAULT_PROJECTS = [
     ("SUP", "Support", SUPPORT_WORKFLOW.name, COMPONENT_NAMES[:5]),
     ("ENG", "Engineering", STANDARD_WORKFLOW.name, COMPONENT_NAMES),
 ]
+# Extra required fields of the default projects' create screens: (project key, issue type) -> field ids.
+DEFAULT_REQUIRED_FIELDS = {("SUP", "Task"): ("customfield_10002",)}

@@ -119,6 +119,31 @@ def create_issues():
     return jsonify({"issues": created}), 201
 
 
+@bp.put("/projects/<key>/required-fields")
+def set_required_fields(key):
+    """Require fields on a project's create screen: {"fields": ["customfield_10002", ...], "issuetype"?: "Bug"}
+    (every issue type when left out; [] makes them optional again) -> the project's create configuration."""
+    body = _body()
+    if not isinstance(body.get("fields"), list):
+        raise JiraError(400, ["fields must be a list of field ids"])
+    state = _state()
+    state.set_required_fields(key, body["fields"], body.get("issuetype"))
+    return jsonify(state.create_config(key))
+
+
+@bp.put("/projects/<key>/priority-scheme")
+def set_priority_scheme(key):
+    """Offer only some priorities in a project: {"priorities": ["High", "Medium"], "default"?: "High"};
+    {"priorities": null} offers every one again -> the project's create configuration."""
+    body = _body()
+    priorities = body.get("priorities")
+    if priorities is not None and not isinstance(priorities, list):
+        raise JiraError(400, ["priorities must be a list of priority names or null"])
+    state = _state()
+    state.set_priority_scheme(key, priorities, body.get("default"))
+    return jsonify(state.create_config(key))
+
+
 @bp.post("/users")
 def make_user():
     """Create a user: {"displayName", "email", "name"?} -> the user with all its credentials."""

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from jira_sandbox.state import SandboxState
 
 NOT_ON_SCREEN = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+# A priority that exists but is not in the project's priority scheme, per flavour.
+PRIORITY_NOT_IN_SCHEME = {"cloud": "The priority selected is invalid.",
+                          "server": "This priority is not available for this project."}
 LIST_FIELDS = {"labels", "components"}
 
 
@@ -82,9 +85,12 @@ def parse_value(state: SandboxState, project: str, field_id: str, raw: Any) -> A
         return adf_to_text(raw) or None
     if field_id == "priority":
         try:
-            return _named(raw, {n: i for i, n in PRIORITIES})
+            name = _named(raw, {n: i for i, n in PRIORITIES})
         except (ValueError, TypeError):
             raise ValueError("Specify the Priority (id or name) in the string format") from None
+        if name is not None and name not in state.projects[project]["priorities"]:
+            raise ValueError(PRIORITY_NOT_IN_SCHEME[state.flavour])
+        return name
     if field_id == "resolution":
         try:
             return _named(raw, {n: v[0] for n, v in RESOLUTIONS.items()})
@@ -137,6 +143,8 @@ def _custom_value(field: Any, raw: Any) -> Any:
         value = raw.get("value") if isinstance(raw, dict) else raw
         if isinstance(raw, dict) and "id" in raw and value is None:
             value = next((o for o in field.options if field.option_id(o) == str(raw["id"])), None)
+            if value is None:
+                raise ValueError(f"Option id '{raw['id']}' is not valid")
         if value not in field.options:
             raise ValueError(f"Option value '{value}' is not valid")
         return value

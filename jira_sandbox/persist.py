@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import pickle
 
+from jira_sandbox.state import create_defaults
+
 PERSISTED = ("issues", "issue_ids", "users", "projects", "customer_catalog", "version", "admin_id",
              "admin_token", "cloud_id", "_next_issue_id", "_next_history_id", "_next_user")
 
@@ -37,3 +39,5 @@ def load(state, path: str) -> None:
     with state.lock:
         for name in PERSISTED:
             setattr(state, name, data[name])
+        # Files saved before projects had a create configuration get the defaults.
+        state.projects = {key: create_defaults() | project for key, project in state.projects.items()}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jira_sandbox.catalog import (
     CATEGORY_BY_KEY,
     CUSTOM_FIELDS_BY_ID,
+    DEFAULTED_ON_CREATE,
     ISSUE_TYPES,
     PRIORITY_IDS,
     RESOLUTIONS,
@@ -21,6 +22,7 @@ from jira_sandbox.catalog import (
 )
 
 if TYPE_CHECKING:
+    from jira_sandbox.catalog import CustomField
     from jira_sandbox.state import SandboxState
 
 SYSTEM_ISSUE_FIELDS = ["summary", "description", "issuetype", "project", "status", "priority", "assignee",
@@ -34,6 +36,13 @@ def jira_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}" + value.strftime("%z")
+
+
+def field_name(field_id: str) -> str:
+    """A field's display name ("Summary", "Customer Tier")."""
+    if field_id in CUSTOM_FIELDS_BY_ID:
+        return CUSTOM_FIELDS_BY_ID[field_id].name
+    return SYSTEM_FIELDS.get(field_id, (field_id,))[0]
 
 
 def all_field_ids() -> list[str]:
@@ -146,6 +155,12 @@ def component(state: SandboxState, comp: dict, api_version: int = 3) -> dict:
             "name": comp["name"], "description": comp.get("description", "")}
 
 
+def option(state: SandboxState, field: CustomField, value: str, api_version: int = 3) -> dict:
+    """A select-list custom field option."""
+    option_id = field.option_id(value)
+    return {"self": f"{_api(state, api_version)}/customFieldOption/{option_id}", "value": value, "id": option_id}
+
+
 def project(state: SandboxState, key: str, api_version: int = 3, full: bool = False) -> dict:
     """A project (the short form used inside issues and lists; `full` for /project/{key})."""
     p = state.projects[key]
@@ -171,8 +186,7 @@ def field_value(state: SandboxState, issue: dict, field_id: str, api_version: in
         value = issue["customfields"].get(field_id)
         field = CUSTOM_FIELDS_BY_ID[field_id]
         if field.kind == "option" and value is not None:
-            return {"self": f"{_api(state, api_version)}/customFieldOption/{field.option_id(value)}",
-                    "value": value, "id": field.option_id(value)}
+            return option(state, field, value, api_version)
         return list(value) if isinstance(value, list) else value
     renderers = {
         "summary": lambda: issue["summary"],
@@ -209,8 +223,38 @@ def issue(state: SandboxState, issue: dict, fields: set[str] | None = None, expa
         body["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
                              "histories": histories}
     if "names" in expand:
-        body["names"] = {f: (CUSTOM_FIELDS_BY_ID[f].name if f in CUSTOM_FIELDS_BY_ID
-                             else SYSTEM_FIELDS.get(f, (f,))[0]) for f in wanted}
+        body["names"] = {f: field_name(f) for f in wanted}
+    return body
+
+
+def create_field(state: SandboxState, project_key: str, itype: str, field_id: str, required: bool,
+                 api_version: int = 3) -> dict:
+    """One field of a project's create screen for an issue type (createmeta): Cloud adds `key`."""
+    custom = CUSTOM_FIELDS_BY_ID.get(field_id)
+    schema = custom.schema() if custom else SYSTEM_FIELDS[field_id][1]
+    body: dict[str, Any] = {"required": required, "schema": schema, "name": field_name(field_id)}
+    if state.flavour == "cloud":
+        body["key"] = field_id
+    body["fieldId"] = field_id
+    if field_id in ("assignee", "reporter"):
+        query = "query" if state.flavour == "cloud" else "username"
+        body["autoCompleteUrl"] = f"{_api(state, api_version)}/user/search?{query}="
+    body["hasDefaultValue"] = field_id in DEFAULTED_ON_CREATE
+    multiple = field_id in ("labels", "components") or (custom is not None and custom.kind == "array")
+    body["operations"] = ["add", "set", "remove"] if multiple else [] if field_id == "issuetype" else ["set"]
+    target = state.projects[project_key]
+    allowed = {
+        "project": lambda: [project(state, project_key, api_version)],
+        "issuetype": lambda: [issuetype(state, itype, api_version)],
+        "priority": lambda: [priority(state, name, api_version) for name in target["priorities"]],
+        "components": lambda: [component(state, c, api_version) for c in target["components"]],
+    }
+    if field_id in allowed:
+        body["allowedValues"] = allowed[field_id]()
+    elif custom is not None and custom.kind == "option":
+        body["allowedValues"] = [option(state, custom, value, api_version) for value in custom.options]
+    if field_id == "priority":
+        body["defaultValue"] = priority(state, target["default_priority"], api_version)
     return body
 
 

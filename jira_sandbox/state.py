@@ -18,7 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jira_sandbox import catalog, render
-from jira_sandbox.catalog import CUSTOM_FIELDS, ISSUE_TYPES, STATUSES, WORKFLOWS
+from jira_sandbox.catalog import (
+    ALWAYS_REQUIRED,
+    CREATE_SCREEN_FIELDS,
+    CUSTOM_FIELDS,
+    DEFAULT_PRIORITY,
+    DEFAULTED_ON_CREATE,
+    ISSUE_TYPES,
+    PRIORITIES,
+    SERVER_REQUIRED,
+    STATUSES,
+    WORKFLOWS,
+)
 from jira_sandbox.changelog import diff_items
 from jira_sandbox.edits import apply_update_ops, parse_fields, parse_value
 from jira_sandbox.errors import JiraError, field_error, not_found
@@ -46,6 +57,12 @@ def now_utc() -> datetime:
     """The current time, truncated to Jira's millisecond precision."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def create_defaults() -> dict:
+    """A new project's create configuration: nothing required beyond the basics, every priority offered."""
+    return {"required_fields": {n: [] for n in ISSUE_TYPES}, "priorities": [n for _, n in PRIORITIES],
+            "default_priority": DEFAULT_PRIORITY}
 
 
 class SandboxState:
@@ -89,6 +106,8 @@ class SandboxState:
             self.admin_id = admin["accountId"]
             for key, name, workflow, components in catalog.DEFAULT_PROJECTS:
                 self.add_project(key, name, workflow, components)
+            for (key, issuetype), fields in catalog.DEFAULT_REQUIRED_FIELDS.items():
+                self.set_required_fields(key, fields, issuetype)
 
     @property
     def admin(self) -> dict:
@@ -112,15 +131,62 @@ class SandboxState:
             return user
 
     def add_project(self, key: str, name: str, workflow: str, components: tuple | list = ()) -> dict:
-        """Create a project using one of the catalogue's workflows."""
+        """Create a project using one of the catalogue's workflows, offering every priority."""
         with self.lock:
             pid = str(10000 + len(self.projects))
             comps = [{"id": str(int(pid) * 10 + i), "name": c, "description": f"{c} area"}
                      for i, c in enumerate(components)]
             project = {"id": pid, "key": key, "name": name, "workflow": workflow, "components": comps,
-                       "lead": self.admin_id, "counter": 0}
+                       "lead": self.admin_id, "counter": 0, **create_defaults()}
             self.projects[key] = project
             return project
+
+    def set_required_fields(self, project: str, fields: list[str] | tuple[str, ...],
+                            issuetype: str | None = None) -> None:
+        """Require `fields` (ids) on a project's create screen besides project, issue type and summary, for
+        one issue type (name) or, when None, for every one; an empty list makes them optional again."""
+        with self.lock:
+            target = self.get_project(project)
+            if issuetype is not None and issuetype not in ISSUE_TYPES:
+                raise JiraError(400, [f"Unknown issue type '{issuetype}'."])
+            screen = self.create_screen()
+            unknown = [f for f in fields if f not in screen]
+            if unknown:
+                raise JiraError(400, [f"Field '{unknown[0]}' is not on the create screen."])
+            for name in [issuetype] if issuetype else ISSUE_TYPES:
+                target["required_fields"][name] = [f for f in screen if f in fields and f not in ALWAYS_REQUIRED]
+
+    def set_priority_scheme(self, project: str, priorities: list[str] | None = None,
+                            default: str | None = None) -> None:
+        """Offer only `priorities` (names) in a project, None for every one; `default` (else Medium when
+        offered, else the highest offered) is what a create that leaves the priority out gets."""
+        every = [n for _, n in PRIORITIES]
+        if priorities is not None and (not priorities or any(p not in every for p in priorities)):
+            raise JiraError(400, [f"A priority scheme needs one or more of {', '.join(every)}."])
+        offered = [n for n in every if priorities is None or n in priorities]
+        default = default or (DEFAULT_PRIORITY if DEFAULT_PRIORITY in offered else offered[0])
+        if default not in offered:
+            raise JiraError(400, [f"The default priority '{default}' is not in the scheme."])
+        with self.lock:
+            target = self.get_project(project)
+            target["priorities"], target["default_priority"] = offered, default
+
+    def create_config(self, project: str) -> dict:
+        """A project's create configuration: required fields per issue type, offered and default priority."""
+        with self.lock:
+            target = self.get_project(project)
+            return {"required_fields": {n: self.required_fields(target["key"], n) for n in ISSUE_TYPES},
+                    "priorities": list(target["priorities"]), "default_priority": target["default_priority"]}
+
+    def create_screen(self) -> list[str]:
+        """The field ids every create screen shows, in order."""
+        return list(CREATE_SCREEN_FIELDS) + [f.id for f in self.custom_fields]
+
+    def required_fields(self, project: str, issuetype: str) -> list[str]:
+        """The field ids a project's create screen requires for an issue type (name), in screen order."""
+        extra = self.projects[project]["required_fields"][issuetype]
+        always = ALWAYS_REQUIRED + (SERVER_REQUIRED if self.flavour == "server" else ())
+        return [f for f in self.create_screen() if f in always or f in extra]
 
     def subscribe(self, callback: Callable[[IssueEvent], None]) -> None:
         """Call `callback(event)` after every issue mutation (outside the lock)."""
@@ -129,6 +195,13 @@ class SandboxState:
     def workflow(self, project_key: str) -> catalog.Workflow:
         """The workflow a project's issues follow."""
         return WORKFLOWS[self.projects[project_key]["workflow"]]
+
+    def get_project(self, key_or_id: str) -> dict:
+        """A project by key or id, or Jira's 404."""
+        for project in self.projects.values():
+            if key_or_id in (project["key"], project["id"]):
+                return project
+        raise JiraError(404, [f"No project could be found with key '{key_or_id}'."])
 
     def find_user(self, ref: str) -> dict | None:
         """A user by account id, username, key or email."""
@@ -172,7 +245,13 @@ class SandboxState:
             raise JiraError(400, [], errors)
         rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
         with self.lock:
-            values = parse_fields(self, project, rest)
+            errors = self._missing_required(project, itype, rest)
+            try:
+                values = parse_fields(self, project, rest)
+            except JiraError as exc:
+                raise JiraError(400, [], errors | exc.errors) from None
+            if errors:
+                raise JiraError(400, [], errors)
             issue = self._new_issue(project, itype, values.pop("summary"), actor, values)
             event = self._event("jira:issue_created", "issue_created", issue, None, actor)
         if notify:
@@ -318,6 +397,20 @@ class SandboxState:
                 return project["key"]
         return None
 
+    def _missing_required(self, project: str, issuetype: str, fields: dict) -> dict[str, str]:
+        """Jira's "<Field> is required." for each required field a create leaves out or empty."""
+        missing = {}
+        for field_id in self.required_fields(project, issuetype):
+            if field_id in ALWAYS_REQUIRED or field_id in DEFAULTED_ON_CREATE:
+                continue
+            try:
+                value = parse_value(self, project, field_id, fields.get(field_id))
+            except ValueError:
+                continue  # parse_fields reports the field's own error
+            if value in (None, "", []):
+                missing[field_id] = f"{render.field_name(field_id)} is required."
+        return missing
+
     @staticmethod
     def _issuetype_ref(ref: Any) -> str | None:
         if isinstance(ref, str):
@@ -340,7 +433,8 @@ class SandboxState:
             "id": issue_id, "key": f"{project}-{proj['counter']}", "project": project, "summary": summary,
             "description": values.pop("description", None), "issuetype": itype,
             "status": workflow.initial, "statusCategory": STATUSES[workflow.initial][1],
-            "priority": values.pop("priority", None) or "Medium", "assignee": values.pop("assignee", None),
+            "priority": values.pop("priority", None) or proj["default_priority"],
+            "assignee": values.pop("assignee", None),
             "reporter": values.pop("reporter", None) or actor, "labels": list(values.pop("labels", [])),
             "components": list(values.pop("components", [])), "resolution": values.pop("resolution", None),
             "created": created, "updated": values.pop("updated", None) or created,
