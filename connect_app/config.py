@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ ATLASSIAN_API_URL = "https://api.atlassian.com"
 # Settings without which a production process must not start: each one protects data
 # (ENCRYPTION_KEY, SECRET_KEY, CSCX_SIGNING_SECRET) or names where we live (BASE_URL, DATABASE_URL).
 PRODUCTION_REQUIRED = ("DATABASE_URL", "BASE_URL", "SECRET_KEY", "ENCRYPTION_KEY", "CSCX_SIGNING_SECRET")
+CUSTOMER_URL_FIELDS = frozenset({"customer_id", "external_id", "slug"})
 
 
 class ConfigError(Exception):
@@ -39,6 +41,8 @@ SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting("ENCRYPTION_KEY", None, "Fernet key(s) for secrets at rest; comma-separated, newest first"),
     EnvSetting("CSCX_PUSH_URL", None, "CSCX.AI endpoint receiving pushed events"),
     EnvSetting("CSCX_SIGNING_SECRET", None, "HS256 secret shared with CSCX.AI (API tokens, push HMAC)"),
+    EnvSetting("CSCX_APP_URL", "https://app.cscx.ai/customers/{customer_id}",
+               "a customer's page in CSCX.AI, linked from issues we create ({customer_id}, {external_id}, {slug})"),
     EnvSetting("ATLASSIAN_OAUTH_CLIENT_ID", None, "Atlassian OAuth 2.0 (3LO) client id"),
     EnvSetting("ATLASSIAN_OAUTH_CLIENT_SECRET", None, "Atlassian OAuth 2.0 (3LO) client secret"),
     EnvSetting("ATLASSIAN_INSTALL_KEYS_URL", ATLASSIAN_INSTALL_KEYS_URL, "where signed-install public keys live"),
@@ -84,6 +88,10 @@ class Config:
         self.ENCRYPTION_KEYS = [k.strip() for k in (values["ENCRYPTION_KEY"] or "").split(",") if k.strip()]
         self.CSCX_PUSH_URL = values["CSCX_PUSH_URL"]
         self.CSCX_SIGNING_SECRET = values["CSCX_SIGNING_SECRET"]
+        self.CSCX_APP_URL = values["CSCX_APP_URL"]
+        unknown = {name for _, name, _, _ in string.Formatter().parse(self.CSCX_APP_URL) if name} - CUSTOMER_URL_FIELDS
+        if unknown or not self.CSCX_APP_URL.startswith(("https://", "http://")):
+            raise ConfigError("CSCX_APP_URL must be an http(s) URL using only {customer_id}, {external_id} and {slug}")
         self.ATLASSIAN_OAUTH_CLIENT_ID = values["ATLASSIAN_OAUTH_CLIENT_ID"]
         self.ATLASSIAN_OAUTH_CLIENT_SECRET = values["ATLASSIAN_OAUTH_CLIENT_SECRET"]
         self.ATLASSIAN_INSTALL_KEYS_URL = values["ATLASSIAN_INSTALL_KEYS_URL"].rstrip("/")

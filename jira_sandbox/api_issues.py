@@ -29,14 +29,18 @@ def get_issue(key):
 
 @bp.post("/issue")
 def create_issue():
-    """POST /issue: 201 {id, key, self}; 400 with per-field errors."""
+    """POST /issue: 201 {id, key, self}; 400 with per-field errors. `properties` ([{key, value}]) are set with it."""
     state = site()
     body = json_body()
     fields = body.get("fields")
     if not isinstance(fields, dict):
         raise JiraError(400, [], {"project": "project is required", "issuetype": "Specify an issue type",
                                   "summary": "You must specify a summary of the issue."})
-    issue = state.create_issue(fields, caller_id())
+    properties = body.get("properties") or []
+    if not isinstance(properties, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("key"), str) and p["key"] and "value" in p for p in properties):
+        raise JiraError(400, ["The property key and value are required."], {})
+    issue = state.create_issue(fields, caller_id(), properties={p["key"]: p["value"] for p in properties})
     if body.get("update"):
         state.edit_issue(issue["key"], update=body["update"], actor=caller_id())
     self_url = f"{state.base_url}/rest/api/{api_version()}/issue/{issue['id']}"

@@ -228,8 +228,8 @@ class SandboxState:
 
     # ---- mutations --------------------------------------------------------------------------
 
-    def create_issue(self, fields: dict, actor: str, notify: bool = True) -> dict:
-        """Validate REST `fields` and create an issue; returns the stored issue."""
+    def create_issue(self, fields: dict, actor: str, notify: bool = True, properties: dict | None = None) -> dict:
+        """Validate REST `fields` and create an issue (with its entity `properties`); returns the stored issue."""
         errors = {}
         project = self._project_ref(fields.get("project"))
         if project is None:
@@ -253,6 +253,7 @@ class SandboxState:
             if errors:
                 raise JiraError(400, [], errors)
             issue = self._new_issue(project, itype, values.pop("summary"), actor, values)
+            issue["properties"].update(copy.deepcopy(properties or {}))
             event = self._event("jira:issue_created", "issue_created", issue, None, actor)
         if notify:
             self._notify([event])

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "connect_app"
 
 # Each top-level name of connect_app and its layer: a module may import its own layer or lower ones.
-# pages and API -> the Jira apps and tracking -> sync, sla -> linking, connections, delivery, impact
+# pages and API -> the Jira apps, tracking and creation -> sync, sla -> linking, connections, delivery, impact
 # -> customers, platform -> atlassian, models (and the shell's foundations). Commands (`cli`) live
 # beside what they command but sit above everything.
 LAYERS = {
@@ -22,7 +22,7 @@ LAYERS = {
     "platform": 1, "workspaces": 1, "customers": 1, "errors": 1,
     "linking": 2, "connections": 2, "delivery": 2, "impact": 2,
     "sync": 3, "sla": 3,
-    "tracking": 4, "jira_app": 4,
+    "tracking": 4, "jira_app": 4, "creation": 4,
     "api": 5, "web": 5, "health": 5,
     "cli": 6, "demo": 6, "jobs": 6, "__init__": 6,
 }

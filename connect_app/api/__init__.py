@@ -3,6 +3,7 @@
 from connect_app.api import (  # noqa: F401  (each registers its routes on bp)
     admin_delivery,
     connections,
+    creation,
     customers,
     impact,
     integrations,

@@ -58,6 +58,9 @@ ISSUE_PROPERTY = "issue/{key}/properties/{prop}"
 ISSUE_PROPERTIES_MULTI = "issue/properties/multi"  # Cloud: up to 100 issues, 10 properties each, per request
 ISSUE_PROPERTIES_MULTI_MAX = 100
 FIELDS = "field"
+CREATE_META_TYPES = "issue/createmeta/{project}/issuetypes"  # Cloud, and Server/DC 8.4+ (the old endpoint is gone)
+CREATE_META_FIELDS = "issue/createmeta/{project}/issuetypes/{type}"
+CREATE_META_PAGE = 50
 STATUSES = "status"
 SERVER_INFO = "serverInfo"
 MYSELF = "myself"
@@ -338,12 +341,18 @@ class JiraClient:
             if not values or page.get("isLast", start >= int(page.get("total", 0))):
                 return
 
-    def create_issue(self, fields: dict) -> dict:
-        """POST /issue: create an issue; a plain-text `description` is converted for Cloud (ADF). Returns {id, key}."""
+    def create_issue(self, fields: dict, properties: dict[str, Any] | None = None) -> dict:
+        """POST /issue: create an issue; a plain-text `description` is converted for Cloud (ADF). Returns {id, key}.
+
+        `properties` are entity properties set in the same request: the issue never exists without them.
+        """
         fields = dict(fields)
         if self.is_cloud and isinstance(fields.get("description"), str):
             fields["description"] = text_to_adf(fields["description"])
-        body = self._json("POST", ISSUES, json={"fields": fields})
+        request: dict[str, Any] = {"fields": fields}
+        if properties:
+            request["properties"] = [{"key": key, "value": value} for key, value in properties.items()]
+        body = self._json("POST", ISSUES, json=request)
         return {"id": str(body["id"]), "key": body["key"]}
 
     def edit_issue(self, key: str, fields: dict | None = None, update: dict | None = None) -> None:
@@ -412,6 +421,26 @@ class JiraClient:
     def myself(self) -> dict:
         """GET /myself: the user we act as (its timeZone decides how JQL dates are read)."""
         return self._json("GET", MYSELF)
+
+    def create_meta_issue_types(self, project: str) -> list[dict]:
+        """GET /issue/createmeta/{project}/issuetypes: the issue types a user may create in a project (paged)."""
+        return self._meta_pages(CREATE_META_TYPES.format(project=quote(project, safe="")), "issueTypes")
+
+    def create_meta_fields(self, project: str, issue_type_id: str) -> list[dict]:
+        """GET /issue/createmeta/{project}/issuetypes/{id}: the create screen's fields and allowed values."""
+        path = CREATE_META_FIELDS.format(project=quote(project, safe=""), type=quote(issue_type_id, safe=""))
+        return self._meta_pages(path, "fields")
+
+    def _meta_pages(self, path: str, cloud_key: str) -> list[dict]:
+        """Every value of a create-metadata list (Cloud names it `issueTypes` / `fields`, Server/DC `values`)."""
+        values: list[dict] = []
+        while True:
+            page = self._json("GET", path, params={"startAt": len(values), "maxResults": CREATE_META_PAGE}) or {}
+            batch = [v for v in page.get(cloud_key if self.is_cloud else "values") or [] if isinstance(v, dict)]
+            values.extend(batch)
+            total = page.get("total")
+            if not batch or page.get("isLast") or (isinstance(total, int) and len(values) >= total):
+                return values
 
     def project_keys(self) -> list[str]:
         """Keys of every project the credentials can browse (GET /project/search, paged)."""

@@ -112,8 +112,9 @@ def ensure_issue(connection: JiraConnection, issue_key: str, client) -> JiraIssu
 
 
 def add_manual_link(connection: JiraConnection, issue_key: str, customer_id: str, link_type: str,
-                    actor_account_id: str | None, client) -> JiraCustomerLink:
-    """Link a customer to an issue by hand (an engineer in the panel); audited, then written back to Jira."""
+                    actor_account_id: str | None, client, *, actor_type: str = "jira_user") -> JiraCustomerLink:
+    """Link a customer to an issue by hand (an engineer in the panel, a CSM in CSCX.AI); audited, then written
+    back to Jira."""
     if link_type not in LINK_TYPES:
         raise LinkError(f"link type must be one of {', '.join(LINK_TYPES)}")
     customer = _customer_of_workspace(connection, customer_id)
@@ -129,7 +130,7 @@ def add_manual_link(connection: JiraConnection, issue_key: str, customer_id: str
     # A manual decision outranks a rule: the link now survives syncs even if the rule stops matching.
     link.link_type, link.source, link.rule_id, link.created_by = link_type, "manual", None, actor_account_id
     db.session.add(AuditEntry(
-        organization_id=connection.organization_id, connection_id=connection.id, actor_type="jira_user",
+        organization_id=connection.organization_id, connection_id=connection.id, actor_type=actor_type,
         actor_id=actor_account_id, action="link.added", target_type="issue", target_id=issue_key,
         details={"customer_id": str(customer.id), "customer": customer.name, "link_type": link_type},
     ))

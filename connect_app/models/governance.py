@@ -14,7 +14,8 @@ from connect_app.models.types import JSONType, UTCDateTime, new_uuid, utcnow
 
 SLA_METRICS = ("time_to_resolution", "time_to_development", "time_in_status")
 SLA_STATES = ("running", "paused", "at_risk", "breached", "met", "met_late")
-DRAFT_STATUSES = ("pending_approval", "approved", "rejected", "creating", "created", "failed")
+DRAFT_STATUSES = ("pending_approval", "approved", "rejected", "creating", "created", "failed", "withdrawn",
+                  "linked_existing")
 ACTOR_TYPES = ("cscx_user", "jira_user", "system")
 
 
@@ -85,7 +86,10 @@ class IssueDraft(db.Model):
     """A Jira issue a CSM wants created for a customer, pre-filled with context, awaiting approval."""
 
     __tablename__ = "issue_drafts"
-    __table_args__ = (Index("ix_issue_drafts_org_status", "organization_id", "status"),)
+    __table_args__ = (
+        Index("ix_issue_drafts_org_status", "organization_id", "status"),
+        Index("ix_issue_drafts_status_next", "status", "next_attempt_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -104,8 +108,24 @@ class IssueDraft(db.Model):
         default="pending_approval",
     )
     requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_email: Mapped[str | None] = mapped_column(String(320))
+    stakeholder_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    approvals_required: Mapped[int] = mapped_column(default=1)  # the workspace's setting when it was drafted
+    # What Jira will be sent (fields with the rendered description), the priority suggestion and the
+    # duplicate candidates, as shown to the requester and the approvers.
+    preview: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    suggestion: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    duplicates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     jira_key: Mapped[str | None] = mapped_column(String(60))
+    jira_issue_id: Mapped[str | None] = mapped_column(String(40))
+    jira_url: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)
+    # Creating: claimed like inbox rows; the first attempt bounds the search for an issue a crash left behind.
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(120))
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -43,6 +43,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("impact.refresh", "connect_app.impact.store.refresh_all", timedelta(hours=1)),
     # SLA clocks that reach their warning or breach point: one indexed query when nothing is due.
     PeriodicJob("sla.check", "connect_app.sla.store.check_due", timedelta(minutes=1)),
+    # Drafts whose creation failed for a passing reason (Jira down, 429), or whose worker died mid-way.
+    PeriodicJob("creation.retry", "connect_app.creation.create.retry_due", timedelta(minutes=1)),
 ]
 
 

@@ -68,9 +68,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_sla_results_organization_id_organizations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['policy_id'], ['sla_policies.id'], name=op.f('fk_sla_results_policy_id_sla_policies'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_results')),
-    sa.UniqueConstraint('issue_id', 'policy_id', 'cycle', name='uq_sla_results_issue_policy_cycle')
+    sa.UniqueConstraint('policy_id', 'issue_id', 'cycle', name='uq_sla_results_policy_issue_cycle')
     )
     with op.batch_alter_table('sla_results', schema=None) as batch_op:
+        batch_op.create_index('ix_sla_results_issue', ['issue_id'], unique=False)
         batch_op.create_index('ix_sla_results_next_check', ['next_check_at'], unique=False)
         batch_op.create_index('ix_sla_results_org_state', ['organization_id', 'state'], unique=False)
     # SLA alerts are issue events (once per policy, issue, cycle and state, fanned out like the others).
@@ -86,6 +87,7 @@ def downgrade():
     with op.batch_alter_table('sla_results', schema=None) as batch_op:
         batch_op.drop_index('ix_sla_results_org_state')
         batch_op.drop_index('ix_sla_results_next_check')
+        batch_op.drop_index('ix_sla_results_issue')
     op.drop_table('sla_results')
     op.drop_table('sla_policies')
     op.create_table('sla_policies',
