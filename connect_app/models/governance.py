@@ -63,7 +63,9 @@ class SlaResult(db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
-    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # The policy's workspace, copied for the board's queries; no foreign key of its own: the policy's
+    # already ties each result to the workspace (and goes with it), and each checked key costs every insert.
+    organization_id: Mapped[str] = mapped_column(String(64))
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sla_policies.id", ondelete="CASCADE"))
     issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jira_issues.id", ondelete="CASCADE"))
     cycle: Mapped[int] = mapped_column(default=1)  # a reopened issue starts a new cycle

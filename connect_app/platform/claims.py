@@ -37,10 +37,10 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"[:120]
 
 
-def _with_defaults(table, values: dict[str, Any]) -> dict[str, Any]:
+def _with_defaults(table, values: dict[str, Any], defaulted: list | None = None) -> dict[str, Any]:
     """Column defaults (ids, timestamps) are Python-side; apply them, since these inserts bypass the ORM."""
     full = dict(values)
-    for target in table.columns:
+    for target in table.columns if defaulted is None else defaulted:
         if target.key in full or target.default is None:
             continue
         # SQLAlchemy wraps callable defaults to take an execution context (unused by ours).
@@ -68,7 +68,8 @@ def insert_ignore_many(model, rows: list[dict[str, Any]], conflict: Iterable[str
         return []
     table = model.__table__
     (key,) = table.primary_key.columns
-    full = [_with_defaults(table, r) for r in rows]
+    defaulted = [c for c in table.columns if c.default is not None]
+    full = [_with_defaults(table, r, defaulted) for r in rows]
     if db.session.get_bind().dialect.name != "postgresql":
         return [row[0] for row in db.session.execute(_insert_ignoring(table, conflict), full)]
     # The rows as one JSON document, read server-side by jsonb_to_recordset: one parameter, where a
