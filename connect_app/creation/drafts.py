@@ -622,6 +622,14 @@ def link_instead(organization_id: str, principal: Principal, draft_id: str, raw:
     except LinkError as exc:
         raise DraftError(exc.status if exc.status != 400 else 422, "cannot_link", str(exc)) from exc
     except JiraError as exc:
+        # Jira failing before the link was stored (fetching the issue) is an error; failing after it
+        # (the label and property write-back) is not: those are written again on the next change.
+        db.session.rollback()
+        linked = db.session.scalar(select(JiraCustomerLink.id).where(
+            JiraCustomerLink.connection_id == connection.id, JiraCustomerLink.jira_key == key,
+            JiraCustomerLink.customer_id == draft.customer_id))
+        if linked is None:
+            raise DraftError(502, "jira_unavailable", f"Jira did not answer while linking {key}: {exc}") from exc
         log.warning("draft.link_instead.write_back", extra={"draft": str(draft.id), "error": str(exc)})
     draft = find_draft(organization_id, draft_id, lock=True)
     if draft.status not in ("pending_approval", "failed"):  # decided while we were linking

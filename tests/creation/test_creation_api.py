@@ -4,6 +4,7 @@ drafts checked against create metadata, context in ADF / wiki markup, approval r
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ import requests
 import time_machine
 from sqlalchemy import func, select
 
+from connect_app.api.openapi import load_spec
 from connect_app.creation import create, meta
 from connect_app.creation.suggest import BAND_PRIORITY
 from connect_app.extensions import db
@@ -22,6 +24,7 @@ from jira_sandbox.testing import SandboxServer
 from tests.conftest import token_for
 from tests.factories import make_customer, make_organization
 from tests.sync.support import add_rule, connect, fast_client
+from tests.test_openapi import check_response
 
 pytestmark = pytest.mark.sandbox
 
@@ -75,11 +78,11 @@ def jira_issues(site) -> dict:
 
 
 def test_draft_then_approval_creates_the_issue_with_context_label_and_custom_field(client, world):
-    site = world["site"]
+    site, spec = world["site"], load_spec()
     before = set(jira_issues(site))
     response = client.post("/api/jira/issues", json=body(world), headers=CSM)
     assert response.status_code == 201, response.get_json()
-    draft = response.get_json()["draft"]
+    draft = check_response(spec, "/api/jira/issues", "post", response)["draft"]
     assert draft["status"] == "pending_approval" and draft["approvals_required"] == 1
     preview = draft["preview"]
     assert preview["labels"] == ["customer_acme"]
@@ -101,7 +104,7 @@ def test_draft_then_approval_creates_the_issue_with_context_label_and_custom_fie
 
     approved = client.post(f"/api/jira/drafts/{draft['id']}/approve", json={"comment": "ok"}, headers=APPROVER)
     assert approved.status_code == 200, approved.get_json()
-    created = approved.get_json()["draft"]
+    created = check_response(spec, "/api/jira/drafts/{draft_id}/approve", "post", approved)["draft"]
     assert created["status"] == "created" and created["jira"]["key"].startswith("CS-")
     key = created["jira"]["key"]
     assert set(jira_issues(site)) - before == {key}
@@ -175,7 +178,8 @@ def test_edit_and_withdraw_by_the_requester_only(client, world):
     withdrawn = client.delete(f"/api/jira/drafts/{fresh_id}", headers=CSM)
     assert withdrawn.get_json()["draft"]["status"] == "withdrawn"
     assert client.patch(f"/api/jira/drafts/{fresh_id}", json={"summary": "y"}, headers=CSM).status_code == 409
-    queue = client.get("/api/jira/drafts?status=pending_approval", headers=APPROVER).get_json()
+    queue = check_response(load_spec(), "/api/jira/drafts", "get",
+                           client.get("/api/jira/drafts?status=pending_approval", headers=APPROVER))
     assert all(d["status"] == "pending_approval" for d in queue["drafts"])
 
 
@@ -190,7 +194,7 @@ def test_create_metadata_refusals_name_every_field(client, world):
     site.state.set_required_fields("CS", ["customfield_10002", "customfield_10004"], issuetype="Bug")
     meta.cache.clear()
     refused = client.post("/api/jira/issues", json=body(world, priority="Highest"), headers=CSM)
-    details = refused.get_json()["error"]["details"]
+    details = check_response(load_spec(), "/api/jira/issues", "post", refused)["error"]["details"]
     assert refused.status_code == 422
     assert details["priority"]["allowed"] == ["High", "Medium", "Low"]
     assert details["fields.customfield_10002"]["allowed"] == ["Enterprise", "Mid-Market", "SMB", "Strategic"]
@@ -202,7 +206,8 @@ def test_create_metadata_refusals_name_every_field(client, world):
                                                                     "customfield_10004": 3}), headers=CSM)
     assert fine.status_code == 201
     assert fine.get_json()["draft"]["preview"]["fields"]["customfield_10002"] == {"value": "Enterprise"}
-    screen = client.get("/api/jira/create-meta?project=cs&type=Bug", headers=CSM).get_json()
+    screen = check_response(load_spec(), "/api/jira/create-meta", "get",
+                            client.get("/api/jira/create-meta?project=cs&type=Bug", headers=CSM))
     required = {f["id"] for f in screen["fields"] if f["required"]}
     assert {"customfield_10002", "customfield_10004", "summary"} <= required
 
@@ -285,7 +290,7 @@ def test_a_crash_after_jira_answered_is_recovered_without_a_second_issue(client,
     monkeypatch.undo()
     db.session.rollback()
     assert len(jira_issues(site)) == before + 1
-    stuck = db.session.get(IssueDraft, __import__("uuid").UUID(draft["id"]))
+    stuck = db.session.get(IssueDraft, uuid.UUID(draft["id"]))
     assert stuck.status == "creating"
     assert create.retry_due() == {"due": 0}  # its lease has not run out
     with time_machine.travel(utcnow() + timedelta(seconds=create.LEASE_S + 60)):
@@ -318,4 +323,28 @@ def test_concurrent_creators_create_one_issue(app, client, world, monkeypatch):
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(outcomes) == ["created", "not_claimed", "not_claimed"]
+    assert len(jira_issues(site)) == before + 1
+
+
+def test_concurrent_approvals_create_one_issue(app, client, world):
+    site = world["site"]
+    draft = client.post("/api/jira/issues", json=body(world), headers=CSM).get_json()["draft"]
+    before = len(jira_issues(site))
+    answers, barrier = [], threading.Barrier(2)
+
+    def approve(who):
+        with app.test_client() as own:
+            barrier.wait()
+            answers.append(own.post(f"/api/jira/drafts/{draft['id']}/approve", json={}, headers=who))
+
+    threads = [threading.Thread(target=approve, args=(who,)) for who in (APPROVER, OTHER_APPROVER)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(r.status_code for r in answers)[0] == 200
+    assert all(r.status_code in (200, 409) for r in answers)
+    db.session.expire_all()
+    final = db.session.get(IssueDraft, uuid.UUID(draft["id"]))
+    assert final.status == "created"
     assert len(jira_issues(site)) == before + 1
