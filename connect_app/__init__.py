@@ -71,7 +71,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     # Imported here rather than at the top: importing any submodule runs this package's __init__,
     # and the pure parts (atlassian/, the models) must stay importable without every blueprint.
-    from connect_app import api, health, web
+    from connect_app import api, health, pages, web
     from connect_app.connections.urlsafety import UnsafeUrl
     from connect_app.errors import jira_url_refused, register_error_handlers
     from connect_app.jira_app import connect
@@ -83,6 +83,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(connect.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(web_admin.bp)
+    app.register_blueprint(pages.bp)
     register_filters(app)
     register_error_handlers(app)
     app.register_error_handler(UnsafeUrl, jira_url_refused)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,11 +12,14 @@ from pathlib import Path
 ATLASSIAN_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 ATLASSIAN_AUTH_URL = "https://auth.atlassian.com"
 ATLASSIAN_API_URL = "https://api.atlassian.com"
+FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
 
 # Settings without which a production process must not start: each one protects data
 # (ENCRYPTION_KEY, SECRET_KEY, CSCX_SIGNING_SECRET) or names where we live (BASE_URL, DATABASE_URL).
 PRODUCTION_REQUIRED = ("DATABASE_URL", "BASE_URL", "SECRET_KEY", "ENCRYPTION_KEY", "CSCX_SIGNING_SECRET")
+FORGE_APP_ID_PATTERN = re.compile(r"ari:cloud:ecosystem::app/[0-9A-Za-z-]{1,64}")
 CUSTOMER_URL_FIELDS = frozenset({"customer_id", "external_id", "slug"})
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class ConfigError(Exception):
@@ -41,6 +45,8 @@ SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting("ENCRYPTION_KEY", None, "Fernet key(s) for secrets at rest; comma-separated, newest first"),
     EnvSetting("CSCX_PUSH_URL", None, "CSCX.AI endpoint receiving pushed events"),
     EnvSetting("CSCX_SIGNING_SECRET", None, "HS256 secret shared with CSCX.AI (API tokens, push HMAC)"),
+    EnvSetting("CSCX_APP_ORIGIN", "https://app.cscx.ai",
+               "CSCX.AI's origin: the only one allowed to frame the /app pages (CSP frame-ancestors)"),
     EnvSetting("CSCX_APP_URL", "https://app.cscx.ai/customers/{customer_id}",
                "a customer's page in CSCX.AI, linked from issues we create ({customer_id}, {external_id}, {slug})"),
     EnvSetting("ATLASSIAN_OAUTH_CLIENT_ID", None, "Atlassian OAuth 2.0 (3LO) client id"),
@@ -48,6 +54,8 @@ SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting("ATLASSIAN_INSTALL_KEYS_URL", ATLASSIAN_INSTALL_KEYS_URL, "where signed-install public keys live"),
     EnvSetting("ATLASSIAN_AUTH_URL", ATLASSIAN_AUTH_URL, "OAuth authorize/token host"),
     EnvSetting("ATLASSIAN_API_URL", ATLASSIAN_API_URL, "api.atlassian.com (accessible-resources, /ex/jira)"),
+    EnvSetting("FORGE_APP_ID", None, "the Forge app id (ari:cloud:ecosystem::app/<uuid>, from `forge register`)"),
+    EnvSetting("FORGE_JWKS_URL", FORGE_JWKS_URL, "where Forge invocation token public keys live (JWKS)"),
     EnvSetting("ALLOW_PRIVATE_JIRA_URLS", "false", "allow Jira base URLs on private/loopback addresses"),
     EnvSetting("LOG_LEVEL", "INFO", "logging level"),
 )
@@ -89,6 +97,9 @@ class Config:
         self.CSCX_PUSH_URL = values["CSCX_PUSH_URL"]
         self.CSCX_SIGNING_SECRET = values["CSCX_SIGNING_SECRET"]
         self.CSCX_APP_URL = values["CSCX_APP_URL"]
+        self.CSCX_APP_ORIGIN = values["CSCX_APP_ORIGIN"].rstrip("/")
+        if not ORIGIN.match(self.CSCX_APP_ORIGIN):
+            raise ConfigError("CSCX_APP_ORIGIN must be an origin like https://app.cscx.ai (scheme, host, port)")
         unknown = {name for _, name, _, _ in string.Formatter().parse(self.CSCX_APP_URL) if name} - CUSTOMER_URL_FIELDS
         if unknown or not self.CSCX_APP_URL.startswith(("https://", "http://")):
             raise ConfigError("CSCX_APP_URL must be an http(s) URL using only {customer_id}, {external_id} and {slug}")
@@ -97,6 +108,12 @@ class Config:
         self.ATLASSIAN_INSTALL_KEYS_URL = values["ATLASSIAN_INSTALL_KEYS_URL"].rstrip("/")
         self.ATLASSIAN_AUTH_URL = values["ATLASSIAN_AUTH_URL"].rstrip("/")
         self.ATLASSIAN_API_URL = values["ATLASSIAN_API_URL"].rstrip("/")
+        self.FORGE_APP_ID = values["FORGE_APP_ID"]
+        if self.FORGE_APP_ID and not FORGE_APP_ID_PATTERN.fullmatch(self.FORGE_APP_ID):
+            raise ConfigError("FORGE_APP_ID must be the app's ARI, ari:cloud:ecosystem::app/<uuid>")
+        self.FORGE_JWKS_URL = values["FORGE_JWKS_URL"]
+        if not self.FORGE_JWKS_URL.startswith(("https://", "http://")):
+            raise ConfigError("FORGE_JWKS_URL must be an http(s) URL")
         self.ALLOW_PRIVATE_JIRA_URLS = _truthy(values["ALLOW_PRIVATE_JIRA_URLS"])
         self.LOG_LEVEL = values["LOG_LEVEL"].upper()
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)

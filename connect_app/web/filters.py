@@ -1,10 +1,13 @@
-"""Jinja filters for money and health badges."""
+"""Jinja filters: money, health badges, instants, ages and durations."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask import Flask
+
+from connect_app.pages.charts import age, duration
 
 
 def money(value: Decimal | float | int | None) -> str:
@@ -26,7 +29,18 @@ def health_class(score: int | None) -> str:
     return "health-fair" if score >= 40 else "health-poor"
 
 
+def when(value: str | datetime | None) -> str:
+    """An ISO instant as `2026-12-03 14:05 UTC` (pages show UTC; CSCX.AI's frame has no zone of its own)."""
+    if value is None:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def register_filters(app: Flask) -> None:
     """Install the filters on the app's Jinja environment."""
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["health_class"] = health_class
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["age"] = age
+    app.jinja_env.filters["duration"] = duration
