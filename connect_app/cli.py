@@ -18,6 +18,7 @@ from connect_app.crypto import new_key
 from connect_app.customers.cli import customers_command
 from connect_app.demo import run_demo
 from connect_app.jira_app.descriptor import render_descriptor
+from connect_app.jira_app.forge.manifest import render_manifest
 from connect_app.platform import db as database
 from connect_app.platform.jobs import run_worker
 from connect_app.platform.keys import rotate_all
@@ -103,10 +104,22 @@ def db_upgrade() -> None:
 
 @main.command()
 @click.option("--base-url", default=None, help="the app's public base URL (default: BASE_URL)")
-def descriptor(base_url: str | None) -> None:
-    """Print the Atlassian Connect descriptor rendered for a base URL."""
-    url = (base_url or Config().BASE_URL).rstrip("/")
-    click.echo(json.dumps(render_descriptor(url), indent=2))
+@click.option("--forge", is_flag=True, help="print the Forge manifest instead of the Connect descriptor")
+@click.option("--app-id", default=None, help="with --forge: the ARI from `forge register` (default: FORGE_APP_ID)")
+def descriptor(base_url: str | None, forge: bool, app_id: str | None) -> None:
+    """Print the Atlassian Connect descriptor (or, with --forge, the Forge manifest) rendered for a base URL."""
+    config = Config() if base_url is None or (forge and app_id is None) else None
+    url = (base_url or config.BASE_URL).rstrip("/")
+    if not forge:
+        click.echo(json.dumps(render_descriptor(url), indent=2))
+        return
+    app_id = app_id or config.FORGE_APP_ID
+    if not app_id:
+        raise click.UsageError("--forge needs --app-id (or FORGE_APP_ID)")
+    try:
+        click.echo(render_manifest(url, app_id), nl=False)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @main.command()

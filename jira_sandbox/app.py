@@ -18,6 +18,7 @@ from jira_sandbox import (  # noqa: F401
     connect_host,
     control,
     faults,
+    forge_host,
     oauth,
     pages,
     webhooks,
@@ -28,8 +29,8 @@ from jira_sandbox.rest import bp as rest_bp
 from jira_sandbox.search import SearchCache
 from jira_sandbox.state import SandboxState
 
-# Connect install/JWT, OAuth 2.0 + /ex routing, webhook delivery, the /browse page.
-INTEGRATION_MODULES = (connect_host, oauth, webhooks, pages)
+# Connect install/JWT, Forge install/FIT keys, OAuth 2.0 + /ex routing, webhook delivery, the /browse page.
+INTEGRATION_MODULES = (connect_host, forge_host, oauth, webhooks, pages)
 # REST paths Jira serves to anonymous callers.
 ANONYMOUS_PATHS = ("/serverInfo",)
 

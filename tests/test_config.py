@@ -49,3 +49,19 @@ def test_development_generates_and_keeps_its_own_secrets(tmp_path):
                                instance_path=tmp_path))
     assert first.config["ENCRYPTION_KEYS"] == second.config["ENCRYPTION_KEYS"]
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_forge_settings_default_to_atlassians_key_set_and_no_app():
+    config = Config({})
+    assert config.FORGE_APP_ID is None
+    assert config.FORGE_JWKS_URL == "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+    app_id = "ari:cloud:ecosystem::app/0f3c2e1a-7d8b-4c5e-9f60-123456789abc"
+    assert app_id == Config({"FORGE_APP_ID": app_id}).FORGE_APP_ID
+
+
+@pytest.mark.parametrize("setting", [{"FORGE_APP_ID": "0f3c2e1a-7d8b-4c5e-9f60-123456789abc"},
+                                     {"FORGE_APP_ID": "ari:cloud:ecosystem::app/x y"},
+                                     {"FORGE_JWKS_URL": "file:///etc/jwks.json"}])
+def test_malformed_forge_settings_are_refused(setting):
+    with pytest.raises(ConfigError, match=next(iter(setting))):
+        Config(setting)

@@ -1,0 +1,389 @@
+"""Forge, host side: install apps from manifests, mint Forge Invocation Tokens, publish their keys.
+
+What the sandbox does the way Forge does (Forge remote essentials): every call to a remote
+carries `Authorization: Bearer <FIT>`, an RS256 JWT signed with a key published in a JWKS
+(`/_forge/jwks.json` here, our stand-in for forge.cdn.prod.atlassian-dev.net; `/_forge/stg/jwks.json`
+for the staging key set, used when `app.apiBaseUrl` is on api.stg.atlassian.com), with
+`iss` = `forge/invocation-token`, `aud` = the app id and the documented claims (`app.id`,
+`app.installationId`, `app.apiBaseUrl`, `app.installation.contexts`, `app.environment`,
+`context.cloudId`, `context.siteUrl`, `principal`). Endpoints with `appSystemToken` enabled also
+get an opaque `x-forge-oauth-system` token.
+Independent of `connect_app` on purpose, so the product's verifier is cross-checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import jwt
+import requests
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Blueprint, jsonify, request
+from jwt.algorithms import RSAAlgorithm
+
+from jira_sandbox.connect_host import require_admin, site_state
+from jira_sandbox.errors import JiraError
+
+log = logging.getLogger(__name__)
+
+HTTP_TIMEOUT_S = 5  # Forge gives a remote's event endpoint 5 s
+FIT_TTL_S = 300
+SYSTEM_TOKEN_TTL_S = 3 * 3600  # documented: valid at least 2 h, at most 4 h
+ISSUER = "forge/invocation-token"
+STAGING_API_BASE = "https://api.stg.atlassian.com"
+INSTALLED_EVENT = "avi:forge:installed:app"
+UPGRADED_EVENT = "avi:forge:upgraded:app"
+# Deliberate defects a test can ask for on a FIT (the product's negative tests).
+FIT_FAULTS = ("wrong_key", "wrong_aud", "wrong_iss", "expired", "not_yet_valid", "unknown_kid", "alg_none",
+              "hs256_public_key", "no_header", "bad_signature")
+
+
+def installation_ari(installation: uuid.UUID) -> str:
+    """The ARI of an installation (`app.installationId`)."""
+    return f"ari:cloud:ecosystem::installation/{installation}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _compose(header: dict, claims: dict, sign) -> str:
+    """A JWT built by hand, for the forgeries PyJWT rightly refuses to make."""
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    return f"{signing_input}.{_b64(sign(signing_input.encode()))}"
+
+
+@dataclass
+class SigningKey:
+    """One RSA key pair and the kid it is published under."""
+
+    kid: str
+    private_key: rsa.RSAPrivateKey = field(repr=False)
+
+    @classmethod
+    def new(cls, prefix: str) -> SigningKey:
+        """A fresh 2048-bit key with a new kid."""
+        return cls(f"{prefix}/{uuid.uuid4()}", rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    def jwk(self) -> dict:
+        """The public JWK of this key."""
+        return {**RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True), "kid": self.kid,
+                "alg": "RS256", "use": "sig"}
+
+    def public_pem(self) -> bytes:
+        """The public key as PEM (what an attacker gets from the JWKS)."""
+        return self.private_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@dataclass
+class ForgeInstall:
+    """One Forge app installed on the site, with what its manifest declares."""
+
+    app_id: str
+    installation_id: str
+    environment_id: str
+    version: int
+    manifest: dict
+    remotes: dict = field(default_factory=dict)      # key -> baseUrl
+    endpoints: dict = field(default_factory=dict)    # key -> {"remote", "path", "system", "user"}
+    triggers: list = field(default_factory=list)     # {"key", "endpoint", "events"}
+    connect_key: str | None = None
+
+    def summary(self) -> dict:
+        """What `GET /_sandbox/forge` shows."""
+        return {"app_id": self.app_id, "installation_id": self.installation_id, "version": self.version,
+                "environment_id": self.environment_id, "remotes": self.remotes, "endpoints": self.endpoints,
+                "triggers": self.triggers, "connect_key": self.connect_key}
+
+
+class ForgeHost:
+    """The site's Forge installs, the FIT key sets and every call made to a remote."""
+
+    def __init__(self, state):
+        self.state = state
+        self.keys = [SigningKey.new("forge-prod")]
+        self.staging_keys = [SigningKey.new("forge-stg")]
+        # Never published under any kid: the "wrong_key" fault signs with it.
+        self._stray_key = SigningKey.new("forge-stray")
+        self.installs: dict[str, ForgeInstall] = {}
+        self.calls: list[dict] = []
+        self.jwks_requests = {"prod": 0, "staging": 0}
+        self.system_tokens: dict[str, dict] = {}
+
+    # ---- keys ----------------------------------------------------------------------------
+
+    def jwks(self, staging: bool = False) -> dict:
+        """The published key set (counted, so tests can see cache refreshes)."""
+        with self.state.lock:
+            self.jwks_requests["staging" if staging else "prod"] += 1
+            return {"keys": [k.jwk() for k in (self.staging_keys if staging else self.keys)]}
+
+    def rotate(self, staging: bool = False, retire_old: bool = False) -> str:
+        """Publish a new signing key (new tokens use it); the old one stays unless retired."""
+        key = SigningKey.new("forge-stg" if staging else "forge-prod")
+        with self.state.lock:
+            ring = self.staging_keys if staging else self.keys
+            if retire_old:
+                ring.clear()
+            ring.insert(0, key)
+        return key.kid
+
+    # ---- tokens --------------------------------------------------------------------------
+
+    def api_base_url(self, staging: bool = False) -> str:
+        """Where the app calls Jira back (`app.apiBaseUrl`)."""
+        return f"{STAGING_API_BASE if staging else self.state.base_url}/ex/jira/{self.state.cloud_id}"
+
+    def claims(self, app_id: str, installation_id: str, environment_id: str, *, principal: str | None = None,
+               staging: bool = False, module_key: str | None = None, ttl: int = FIT_TTL_S) -> dict:
+        """The documented FIT claims for a call to a remote of `app_id`."""
+        now = int(time.time())
+        claims = {
+            "app": {
+                "id": app_id, "installationId": installation_id, "apiBaseUrl": self.api_base_url(staging),
+                "appVersion": "1.0.0", "environment": {"type": "DEVELOPMENT", "id": environment_id},
+                "installation": {"id": installation_id, "contexts": [{"cloudId": self.state.cloud_id}]},
+                "module": {"type": "xen:macro", "key": module_key or "remote"},
+            },
+            "context": {"cloudId": self.state.cloud_id, "siteUrl": self.state.base_url},
+            "iss": ISSUER, "aud": app_id, "iat": now, "nbf": now, "exp": now + ttl, "jti": str(uuid.uuid4()),
+        }
+        if principal:
+            claims["principal"] = principal
+        return claims
+
+    def sign(self, claims: dict, *, staging: bool = False, fault: str | None = None) -> str | None:
+        """Sign FIT claims with the current key, optionally with a deliberate defect."""
+        if fault and fault not in FIT_FAULTS:
+            raise JiraError(400, [f"fault must be one of {', '.join(FIT_FAULTS)}"])
+        claims = json.loads(json.dumps(claims))
+        key = (self.staging_keys if staging else self.keys)[0]
+        headers = {"kid": key.kid, "typ": "JWT"}
+        signer = key.private_key
+        now = int(time.time())
+        if fault == "no_header":
+            return None
+        if fault == "wrong_aud":
+            claims["aud"] = f"ari:cloud:ecosystem::app/{uuid.uuid4()}"
+        elif fault == "wrong_iss":
+            claims["iss"] = "forge/not-an-invocation-token"
+        elif fault == "expired":
+            claims["iat"], claims["nbf"], claims["exp"] = now - 3600, now - 3600, now - 1800
+        elif fault == "not_yet_valid":
+            claims["iat"], claims["nbf"], claims["exp"] = now + 1800, now + 1800, now + 3600
+        elif fault == "unknown_kid":
+            headers["kid"] = f"forge-prod/{uuid.uuid4()}"
+        elif fault == "wrong_key":
+            signer = self._stray_key.private_key  # signed with a key that is not published, under a kid that is
+        elif fault == "alg_none":
+            return _compose({"alg": "none", "typ": "JWT", "kid": key.kid}, claims, lambda _: b"")
+        elif fault == "hs256_public_key":
+            # The key-confusion attack: HMAC "signed" with the RSA public key everyone can download.
+            pem = key.public_pem()
+            return _compose({"alg": "HS256", "typ": "JWT", "kid": key.kid}, claims,
+                            lambda data: hmac.new(pem, data, hashlib.sha256).digest())
+        token = jwt.encode(claims, signer, algorithm="RS256", headers=headers)
+        if fault == "bad_signature":
+            head, body, sig = token.split(".")
+            token = ".".join((head, body, ("A" if sig[0] != "A" else "B") + sig[1:]))
+        return token
+
+    def system_token(self, install: ForgeInstall) -> str:
+        """A fresh opaque `x-forge-oauth-system` token for an installation."""
+        token = "forge-sys-" + secrets.token_urlsafe(32)
+        with self.state.lock:
+            self.system_tokens[token] = {"installation_id": install.installation_id,
+                                         "expires_at": time.time() + SYSTEM_TOKEN_TTL_S}
+        return token
+
+    # ---- install ---------------------------------------------------------------------------
+
+    def get(self, app_id: str | None) -> ForgeInstall | None:
+        """The install of `app_id`."""
+        with self.state.lock:
+            return self.installs.get(app_id) if app_id else None
+
+    def install(self, manifest_text: str, fault: str | None = None) -> tuple[ForgeInstall, int]:
+        """Install (or upgrade) an app from its manifest; deliver the lifecycle event to its remote."""
+        manifest = parse_manifest(manifest_text)
+        app_id = manifest["app"]["id"]
+        previous = self.get(app_id)
+        install = ForgeInstall(
+            app_id=app_id,
+            installation_id=previous.installation_id if previous else installation_ari(uuid.uuid4()),
+            environment_id=previous.environment_id if previous else str(uuid.uuid4()),
+            version=previous.version + 1 if previous else 1, manifest=manifest,
+            connect_key=(manifest["app"].get("connect") or {}).get("key"), **_declared(manifest))
+        event = UPGRADED_EVENT if previous else INSTALLED_EVENT
+        status = self.deliver(install, event, self.lifecycle_payload(install, event), fault=fault)
+        if status is not None and not 200 <= status < 300:
+            raise JiraError(400, [f"The app's {event} trigger answered {status}; installation failed."])
+        with self.state.lock:
+            self.installs[app_id] = install
+        log.info("sandbox.forge.installed", extra={"app_id": app_id, "upgrade": bool(previous)})
+        return install, status or 0
+
+    def lifecycle_payload(self, install: ForgeInstall, event: str) -> dict:
+        """The body Forge posts for `avi:forge:installed:app` / `avi:forge:upgraded:app`."""
+        return {"id": str(uuid.uuid4()), "eventType": event, "installerAccountId": self.state.admin_id,
+                "context": {"cloudId": self.state.cloud_id, "siteUrl": self.state.base_url},
+                "app": {"id": install.app_id, "version": f"{install.version}.0.0"},
+                "environment": {"id": install.environment_id}, "installationId": install.installation_id}
+
+    def deliver(self, install: ForgeInstall, event: str, payload: dict, fault: str | None = None) -> int | None:
+        """POST an event to every trigger endpoint subscribed to it; the last status, None when none is."""
+        status = None
+        for trigger in install.triggers:
+            if event not in trigger["events"]:
+                continue
+            endpoint = install.endpoints.get(trigger["endpoint"]) or {}
+            base = install.remotes.get(endpoint.get("remote"))
+            if not base or not endpoint.get("path"):
+                continue
+            status = self.post(install, base + endpoint["path"], payload, endpoint, fault=fault,
+                               module_key=trigger["key"], event=event)
+        return status
+
+    def post(self, install: ForgeInstall, url: str, payload: dict, endpoint: dict, *, fault: str | None = None,
+             module_key: str | None = None, event: str | None = None, principal: str | None = None) -> int:
+        """One call to a remote with a FIT (and the system token when the endpoint asks for it)."""
+        claims = self.claims(install.app_id, install.installation_id, install.environment_id,
+                             principal=principal, module_key=module_key)
+        token = self.sign(claims, fault=fault)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if endpoint.get("system"):
+            headers["x-forge-oauth-system"] = self.system_token(install)
+        try:
+            status = requests.post(url, json=payload, headers=headers, timeout=HTTP_TIMEOUT_S).status_code
+        except requests.RequestException as exc:
+            log.warning("sandbox.forge.call_failed", extra={"url": url, "error": str(exc)})
+            status = 0
+        with self.state.lock:
+            self.calls.append({"app_id": install.app_id, "event": event, "url": url, "status": status,
+                               "fault": fault, "time": time.time()})
+        return status
+
+
+def parse_manifest(text: str) -> dict:
+    """Parse a manifest's YAML and check the little the sandbox relies on; JiraError(400) otherwise."""
+    try:
+        manifest = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise JiraError(400, [f"The manifest is not valid YAML: {exc}"]) from None
+    app = manifest.get("app") if isinstance(manifest, dict) else None
+    if not isinstance(app, dict) or not isinstance(app.get("id"), str) or \
+            not app["id"].startswith("ari:cloud:ecosystem::app/"):
+        raise JiraError(400, ["The manifest needs app.id, the app's ARI."])
+    return manifest
+
+
+def _declared(manifest: dict) -> dict:
+    """Remotes, endpoints and triggers (lifecycle and product events) a manifest declares."""
+    modules = manifest.get("modules") or {}
+    remotes = {r["key"]: str(r.get("baseUrl", "")).rstrip("/") for r in manifest.get("remotes") or []
+               if isinstance(r, dict) and r.get("key")}
+    endpoints = {}
+    for endpoint in modules.get("endpoint") or []:
+        auth = endpoint.get("auth") or {}
+        endpoints[endpoint["key"]] = {
+            "remote": endpoint.get("remote"), "path": (endpoint.get("route") or {}).get("path"),
+            "system": bool((auth.get("appSystemToken") or {}).get("enabled")),
+            "user": bool((auth.get("appUserToken") or {}).get("enabled")),
+        }
+    triggers = [{"key": t["key"], "endpoint": t.get("endpoint"), "events": list(t.get("events") or [])}
+                for t in modules.get("trigger") or []]
+    return {"remotes": remotes, "endpoints": endpoints, "triggers": triggers}
+
+
+def host_for(state) -> ForgeHost:
+    """The ForgeHost of a site (created by `register`)."""
+    return state.forge_host
+
+
+bp = Blueprint("sandbox_forge", __name__, url_prefix="/_sandbox/forge")
+require_admin(bp)
+keys_bp = Blueprint("sandbox_forge_keys", __name__)
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@bp.get("")
+def list_view():
+    """Every Forge install, the calls made to remotes, the published kids and JWKS fetch counts."""
+    host = host_for(site_state())
+    with host.state.lock:
+        return jsonify({"installs": [i.summary() for i in host.installs.values()], "calls": list(host.calls),
+                        "kids": [k.kid for k in host.keys], "staging_kids": [k.kid for k in host.staging_keys],
+                        "jwks_requests": dict(host.jwks_requests),
+                        "api_base_url": host.api_base_url(), "cloud_id": host.state.cloud_id})
+
+
+@bp.post("/install")
+def install_view():
+    """Install a manifest: YAML as the body (or {"manifest": "<yaml>", "fault"?}); the lifecycle call's status."""
+    body = _body() if request.is_json else {"manifest": request.get_data(as_text=True)}
+    fault = body.get("fault") or request.args.get("fault")
+    if not isinstance(body.get("manifest"), str) or not body["manifest"].strip():
+        raise JiraError(400, ["a manifest is required"])
+    install, status = host_for(site_state()).install(body["manifest"], fault=fault)
+    return jsonify({**install.summary(), "lifecycle_status": status}), 201
+
+
+@bp.post("/token")
+def token_view():
+    """Mint a FIT: {"app_id", "installation_id"?, "principal"?, "staging"?, "fault"?} -> {"token"}."""
+    body = _body()
+    host = host_for(site_state())
+    app_id = body.get("app_id")
+    if not isinstance(app_id, str) or not app_id:
+        raise JiraError(400, ["app_id is required"])
+    install = host.get(app_id)
+    installation_id = body.get("installation_id") or (
+        install.installation_id if install else installation_ari(uuid.uuid5(uuid.NAMESPACE_URL, app_id)))
+    environment_id = install.environment_id if install else str(uuid.uuid5(uuid.NAMESPACE_URL, installation_id))
+    staging = bool(body.get("staging"))
+    claims = host.claims(app_id, installation_id, environment_id, principal=body.get("principal"), staging=staging)
+    return jsonify({"token": host.sign(claims, staging=staging, fault=body.get("fault")), "claims": claims})
+
+
+@bp.post("/keys/rotate")
+def rotate_view():
+    """Publish a new signing key: {"staging"?, "retire_old"?} -> {"kid"}."""
+    body = _body()
+    kid = host_for(site_state()).rotate(staging=bool(body.get("staging")), retire_old=bool(body.get("retire_old")))
+    return jsonify({"kid": kid})
+
+
+@keys_bp.get("/_forge/jwks.json")
+def jwks_view():
+    """The FIT key set, like https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json."""
+    return jsonify(host_for(site_state()).jwks())
+
+
+@keys_bp.get("/_forge/stg/jwks.json")
+def staging_jwks_view():
+    """The staging FIT key set (tokens whose apiBaseUrl is on api.stg.atlassian.com)."""
+    return jsonify(host_for(site_state()).jwks(staging=True))
+
+
+def register(app, state) -> None:
+    """Create the site's ForgeHost, its control endpoints and the JWKS routes."""
+    state.forge_host = ForgeHost(state)
+    app.register_blueprint(bp)
+    app.register_blueprint(keys_bp)
