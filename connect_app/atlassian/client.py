@@ -65,6 +65,7 @@ STATUSES = "status"
 SERVER_INFO = "serverInfo"
 MYSELF = "myself"
 PROJECT_SEARCH = "project/search"
+PROJECTS = "project"
 DYNAMIC_WEBHOOKS = "webhook"  # Cloud dynamic webhooks (OAuth 2.0 and Connect apps)
 DYNAMIC_WEBHOOKS_REFRESH = "webhook/refresh"
 ADMIN_WEBHOOKS_LEGACY = "/rest/webhooks/1.0/webhook"  # Jira Server/DC 8.x and 9.x
@@ -443,8 +444,10 @@ class JiraClient:
                 return values
 
     def project_keys(self) -> list[str]:
-        """Keys of every project the credentials can browse (GET /project/search, paged)."""
-        return [str(p["key"]) for p in self._paged(PROJECT_SEARCH, PROJECT_PAGE) if p.get("key")]
+        """Keys of every project the credentials can browse (Cloud: GET /project/search, paged; Server/DC has no
+        /project/search: GET /project, the whole list)."""
+        projects = self._paged(PROJECT_SEARCH, PROJECT_PAGE) if self.is_cloud else self._json("GET", PROJECTS) or []
+        return [str(p["key"]) for p in projects if isinstance(p, dict) and p.get("key")]
 
     # ---- webhooks -------------------------------------------------------------------------
 

@@ -258,8 +258,9 @@ def _jira_candidates(client: JiraClient, project: str, summary: str) -> list[dup
     return found
 
 
-def _duplicates(connection: JiraConnection, client: JiraClient, project: str, summary: str,
-                description: str) -> list[dict[str, Any]]:
+def duplicates_for(connection: JiraConnection, client: JiraClient, project: str, summary: str,
+                   description: str) -> list[dict[str, Any]]:
+    """Open issues of the project that read like this summary and description, best first (see `duplicates`)."""
     rows = db.session.execute(
         select(JiraIssue.id, JiraIssue.jira_key, JiraIssue.summary, JiraIssue.status)
         .where(JiraIssue.connection_id == connection.id, JiraIssue.project_key == project,
@@ -328,7 +329,7 @@ def compose(draft: IssueDraft, connection: JiraConnection, customer: Customer, c
                      "labels_on_create": screen.field("labels") is not None, "fields": fields,
                      "issue_type": screen.issue_type}
     draft.suggestion = suggestion
-    draft.duplicates = _duplicates(connection, client, screen.project, draft.summary, draft.description or "")
+    draft.duplicates = duplicates_for(connection, client, screen.project, draft.summary, draft.description or "")
 
 
 # ---- lookups ------------------------------------------------------------------------------------

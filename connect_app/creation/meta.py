@@ -112,6 +112,16 @@ class _Cache:
 cache = _Cache()
 
 
+def projects(connection_id: uuid.UUID, client: JiraClient) -> list[str]:
+    """The keys of the projects the connection can see (for forms), kept like the rest of the metadata."""
+    key = ("projects", connection_id)
+    found = cache.get(key)
+    if found is None:
+        found = sorted(client.project_keys())
+        cache.put(key, found)
+    return found
+
+
 def issue_types(connection_id: uuid.UUID, client: JiraClient, project: str) -> list[dict[str, Any]]:
     """The issue types one may create in a project ([] for a project the connection cannot see)."""
     key = ("types", connection_id, project.upper())
