@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from connect_app import create_app
@@ -31,7 +31,7 @@ from connect_app.connections.records import find_tenant
 from connect_app.customers import records as customer_domain
 from connect_app.extensions import db
 from connect_app.linking.rule_store import check_rules, replace_rules
-from connect_app.models import ConnectionStatus, Customer
+from connect_app.models import ConnectionStatus, Customer, JiraCustomerLink
 from connect_app.platform import db as database
 from connect_app.platform.jobs import shutdown_background
 from connect_app.platform.server import serve
@@ -207,6 +207,31 @@ def _rules_and_first_sync(connection) -> None:
                f"{run.counts.get('linked', 0)} customer links")
 
 
+def _page_links(app) -> list[tuple[str, str]]:
+    """Links to the /app pages for a CSM, a PM and an approver of the demo workspace (the busiest customer)."""
+    secret = app.config["CSCX_SIGNING_SECRET"]
+    with app.app_context():
+        busiest = db.session.execute(
+            select(Customer.id, Customer.name).join(JiraCustomerLink, JiraCustomerLink.customer_id == Customer.id)
+            .where(Customer.organization_id == DEMO_WORKSPACE).group_by(Customer.id, Customer.name)
+            .order_by(func.count().desc(), Customer.name).limit(1)).first()
+        db.session.remove()
+
+    def token(role: str, user: str, email: str) -> str:
+        return mint_service_token(secret, workspace=DEMO_WORKSPACE, role=role, user=user, email=email, ttl=86400)
+
+    csm = token("csm", CSMS[0][0], CSMS[0][1])
+    links = []
+    if busiest is not None:
+        links.append((f"{busiest.name}'s issues (CSM)", f"/app/customers/{busiest.id}?token={csm}"))
+        links.append((f"a new issue for {busiest.name} (CSM)", f"/app/issues/new?customer={busiest.id}&token={csm}"))
+    if "pages.impact" in app.view_functions:
+        links.append(("impact ranking (PM)", f"/app/impact?token={token('pm', 'pm-demo', 'pm@cscx.example')}"))
+    links.append(("approvals (approver)",
+                  f"/app/approvals?token={token('approver', 'approver-demo', 'approver@cscx.example')}"))
+    return links
+
+
 def run_demo(*, host: str, port: int) -> None:
     """Start the sandbox Jira, set up the embedded database and demo workspace, install the app, serve."""
     instance = Path.cwd() / "instance"
@@ -233,6 +258,7 @@ def run_demo(*, host: str, port: int) -> None:
     click.echo(f"==> demo workspace '{DEMO_WORKSPACE}': {counts['total']} customers")
     _install_into_sandbox(app, site, host, port)
     click.echo("==> app installed into the sandbox and linked to the demo workspace")
+    pages = _page_links(app)
     # gunicorn forks next: no background job (the first sync's property writes) and no pooled
     # connection may cross the fork.
     shutdown_background(app, close=False)
@@ -245,6 +271,9 @@ def run_demo(*, host: str, port: int) -> None:
         click.echo(f"  an issue in Jira, with the Customers panel   {site.base_url}/browse/CS-1")
         click.echo(f"  service home                               {base}/")
         click.echo(f"  customers API  curl -H 'Authorization: Bearer {token}' '{base}/api/customers?q=ac'")
+        click.echo("The pages CSCX.AI embeds (each link holds a 24-hour token for one demo user):")
+        for label, path in pages:
+            click.echo(f"  {label:<44} {base}{path}")
         click.echo("Press Ctrl+C to stop.")
 
     serve(app, host=host, port=port, workers=1, threads=8, on_ready=announce)

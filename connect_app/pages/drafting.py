@@ -68,7 +68,7 @@ def _form_context(customer: Customer, connection: JiraConnection) -> dict[str, A
                          settings_of(customer.organization_id), reference_arr(customer.organization_id),
                          utcnow().date())
     return {"customer": customer, "connection": connection, "suggestion": suggestion, "link_types": LINK_TYPES,
-            **shown}
+            "summary": request.args.get("summary", "")[:drafts.MAX_SUMMARY], **shown}
 
 
 @bp.get("/issues/new")

@@ -6,12 +6,16 @@ import uuid
 
 from flask import g, render_template, request
 
+from connect_app.atlassian.client import JiraError
+from connect_app.connections.access import jira_client
+from connect_app.customers.records import search_customers
 from connect_app.delivery import notify
 from connect_app.errors import ApiError
 from connect_app.extensions import db
 from connect_app.impact.health import customer_health
 from connect_app.impact.queries import affected_customers, browse_url
-from connect_app.models import JiraConnection, JiraIssue
+from connect_app.jira_app.issue_customers import LinkError, add_manual_link
+from connect_app.models import LINK_TYPES, JiraConnection, JiraIssue
 from connect_app.models.types import utcnow
 from connect_app.pages import charts, lists
 from connect_app.pages.frame import bp
@@ -125,3 +129,32 @@ def unsubscribe(key: str):
     if subscription_id is not None:
         notify.unsubscribe(g.organization.id, g.principal.user_id, uuid.UUID(str(subscription_id)))
     return render_template("pages/_subscription.html", **_subscription_context(issue))
+
+
+@bp.get("/issues/<key>/customer-search")
+def customer_search(key: str):
+    """"Link another customer": the workspace's customers matching what is typed, not linked yet."""
+    issue = _issue(key)
+    text = request.args.get("q", "").strip()[:100]
+    linked = {c["id"] for c in queries.issue_detail(g.organization.id, issue)["customers"]}
+    found = [c for c in search_customers(g.organization.id, text, limit=10) if str(c.id) not in linked] if text else []
+    return render_template("pages/_customer_matches.html", issue=issue, found=found, q=text)
+
+
+@bp.post("/issues/<key>/customers")
+def link_customer(key: str):
+    """Link a customer to this issue by hand (written back to Jira as the Jira panel does)."""
+    issue = _issue(key)
+    customer = queries.workspace_customer(g.organization.id, request.form.get("customer_id", ""))
+    link_type = request.form.get("link_type", "affected")
+    if customer is None or link_type not in LINK_TYPES:
+        raise ApiError(400, "invalid_parameter", "choose a customer of this workspace and a link type")
+    connection = db.session.get(JiraConnection, issue.connection_id)
+    try:
+        add_manual_link(connection, issue.jira_key, str(customer.id), link_type, g.principal.user_id,
+                        jira_client(connection), actor_type="cscx_user")
+    except LinkError as exc:
+        raise ApiError(exc.status, "cannot_link", str(exc)) from exc
+    except JiraError:
+        pass  # stored; the label and property are written again on the next change
+    return render_template("pages/_customer_linked.html", customer=customer, issue=issue)

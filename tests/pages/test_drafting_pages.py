@@ -89,3 +89,25 @@ def test_another_workspace_cannot_see_or_decide_a_draft(client, world):  # noqa:
     assert client.get(f"/app/approvals/{draft.id}", headers=stranger).status_code == 404
     assert client.post(f"/app/approvals/{draft.id}/approve", headers=stranger, data={}).status_code == 404
     assert client.get(f"/app/issues/new?customer={world['acme'].id}", headers=stranger).status_code == 404
+
+
+def test_link_another_customer_from_the_issue_page(client, world):  # noqa: F811
+    from tests.factories import make_customer, make_organization
+
+    globex = make_customer(world["org"], name="Globex", slug="globex")
+    stranger = make_customer(make_organization(id="ws-far"), name="Globex Far", slug="globex-far")
+    key = db.session.scalar(select(JiraCustomerLink.jira_key).where(JiraCustomerLink.customer_id == world["acme"].id))
+    found = client.get(f"/app/issues/{key}/customer-search?q=glo", headers=CSM).get_data(as_text=True)
+    assert "Globex" in found and "Globex Far" not in found and "Acme" not in found
+    linked = client.post(f"/app/issues/{key}/customers", headers=CSM,
+                         data={"customer_id": str(globex.id), "link_type": "watching"})
+    assert linked.status_code == 200 and f"Globex is linked to {key}" in linked.get_data(as_text=True)
+    assert "customer_globex" in world["site"].state.issues[key]["labels"]
+    foreign = client.post(f"/app/issues/{key}/customers", headers=CSM,
+                          data={"customer_id": str(stranger.id), "link_type": "watching"})
+    assert foreign.status_code == 400
+    page_html = client.get(f"/app/issues/{key}", headers=CSM).get_data(as_text=True)
+    assert "Globex" in page_html and "Create follow-up" in page_html
+    follow_up = page_html.split('href="/app/issues/new?')[1].split('"')[0]
+    form_html = client.get(f"/app/issues/new?{follow_up.replace('&amp;', '&')}", headers=CSM).get_data(as_text=True)
+    assert f'value="Follow-up to {key}: ' in form_html

@@ -135,3 +135,4 @@ def test_issue_page_draws_the_timeline_and_subscribes(client, acme):
     off = client.delete("/app/issues/CS-7/subscription", headers=headers)
     assert "Alert me when resolved" in off.get_data(as_text=True)
     assert db.session.scalars(select(Subscription).where(Subscription.user_id == "maya")).all() == []
+
