@@ -147,3 +147,38 @@ def csv_row(row: dict[str, Any]) -> list[str]:
     """One ranking row as CSV cells (top factors as `name points; ...`)."""
     cells = dict(row, top_factors="; ".join(f"{f['name']} {f['points']}" for f in row["top_factors"]))
     return ["" if cells.get(name) is None else str(cells[name]) for name in CSV_COLUMNS]
+
+
+
+def arr_at_risk(organization_id: str, filters: RankFilters, *, top_projects: int = 8) -> dict[str, Any]:
+    """The ARR of the customers the ranked issues affect (same filters, every page), by the issues' severity and by
+    project, with the total: a customer counts once per bar (and once in the total) however many of its issues fall
+    in it. Linked customers count as in the ranking's `arr_at_risk`; a tier filter keeps that tier's customers only."""
+    pairs = (_ranked(organization_id, filters)
+             .with_only_columns(IssueImpact.severity, JiraIssue.project_key, Customer.id, Customer.arr)
+             .join(JiraCustomerLink, JiraCustomerLink.issue_id == JiraIssue.id)
+             .join(Customer, Customer.id == JiraCustomerLink.customer_id)
+             .where(Customer.organization_id == organization_id))
+    if filters.customer_tier:
+        pairs = pairs.where(Customer.tier.in_(filters.customer_tier))
+    pairs = pairs.subquery()
+
+    def by(*bucket) -> list[tuple[Any, float, int]]:
+        once = select(*bucket, pairs.c.id, pairs.c.arr).distinct().subquery()
+        keys = [once.c[column.name] for column in bucket]
+        return [(row[0] if keys else None, float(row[-2] or 0), int(row[-1])) for row in db.session.execute(
+            select(*keys, func.sum(once.c.arr), func.count()).group_by(*keys))]
+
+    severities = {name: (arr, customers) for name, arr, customers in by(pairs.c.severity)}
+    projects = sorted(by(pairs.c.project_key), key=lambda row: (-row[1], row[0] or ""))
+    total = by()
+    rest = projects[top_projects:]
+    return {
+        "total": {"arr": total[0][1] if total else 0.0, "customers": total[0][2] if total else 0},
+        "by_severity": [{"label": name, "arr": severities.get(name, (0.0, 0))[0],
+                         "customers": severities.get(name, (0.0, 0))[1]} for name in SEVERITIES],
+        "by_project": [{"label": name or "—", "arr": arr, "customers": customers}
+                       for name, arr, customers in projects[:top_projects]],
+        # Beyond the top projects: how many more, and their ARR summed (a customer in two of them counts twice).
+        "other_projects": {"projects": len(rest), "arr": sum(arr for _, arr, _ in rest)},
+    }

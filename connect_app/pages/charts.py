@@ -68,3 +68,40 @@ def timeline(stays: list[dict], width: float = WIDTH) -> dict:
 def age(created: datetime | None, now: datetime) -> str:
     """How old an issue is, as the list shows it."""
     return "unknown" if created is None else duration(int((now - created).total_seconds()))
+
+
+# ---- bar charts (the impact page's ARR at risk) ---------------------------------------------------
+
+BAR_CHART_WIDTH = 360  # the viewBox: drawn about 1:1 in CSCX.AI's 360 px side panel, scaled up on a desktop
+BAR_ROW = 26
+BAR_THICKNESS = 16
+BAR_LABEL_WIDTH = 92
+BAR_VALUE_WIDTH = 58
+# Bars keep 3:1 against white (WCAG 1.4.11); severity colours follow the impact chips.
+SEVERITY_FILL = {"critical": "#bf2600", "high": "#b65c02", "medium": "#0052cc", "low": "#6b778c"}
+BAR_FILL = "#0052cc"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One horizontal bar: its label, its value, where it is drawn."""
+
+    label: str
+    value: float
+    y: float
+    width: float
+    fill: str
+
+
+def bar_chart(items: list[tuple[str, float]], *, fills: dict[str, str] | None = None,
+              width: int = BAR_CHART_WIDTH) -> dict:
+    """Horizontal bars as long as their value's share of the largest (a zero stays a zero, a small value shows at
+    least 2 px), the label on the left and the value's place on the right; `empty` when every value is zero."""
+    room = width - BAR_LABEL_WIDTH - BAR_VALUE_WIDTH
+    largest = max((value for _, value in items), default=0.0)
+    bars = []
+    for n, (label, value) in enumerate(items):
+        length = 0.0 if largest <= 0 or value <= 0 else max(2.0, room * value / largest)
+        bars.append(Bar(label, value, n * BAR_ROW, round(length, 2), (fills or {}).get(label, BAR_FILL)))
+    return {"width": width, "height": max(len(bars), 1) * BAR_ROW, "bars": bars, "label_width": BAR_LABEL_WIDTH,
+            "bar_x": BAR_LABEL_WIDTH, "row": BAR_ROW, "thickness": BAR_THICKNESS, "empty": largest <= 0}
