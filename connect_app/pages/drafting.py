@@ -134,7 +134,7 @@ def duplicates():
     """Open issues that read like the summary so far (debounced as the CSM types)."""
     customer = _customer(request.args.get("customer"))
     summary = request.args.get("summary", "").strip()[:drafts.MAX_SUMMARY]
-    project = request.args.get("project", "").strip().upper()[:40]
+    project = (request.args.get("project_key") or request.args.get("project") or "").strip().upper()[:40]
     if len(summary) < 4 or not project:
         return render_template("pages/_duplicates.html", customer=customer, found=[], summary=summary)
     connection = drafts.pick_connection(g.organization.id, request.args.get("connection"))
