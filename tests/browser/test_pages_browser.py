@@ -15,8 +15,10 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from connect_app.extensions import db
+from connect_app.impact.store import recompute_workspace
 from connect_app.models import IssueStatusChange, Subscription
 from connect_app.models.types import utcnow
+from connect_app.sla import store as sla
 from tests.browser.test_panel_browser import ARTIFACTS, browser  # noqa: F401  (fixture)
 from tests.conftest import token_for
 from tests.factories import make_connection, make_customer, make_issue, make_link, make_organization
@@ -53,6 +55,12 @@ def served(database_url, tmp_path):
                         connection_id=connection.id, issue_id=issue.id, change_id=f"c{n}", from_status="To Do",
                         to_status=status, from_category="new", to_category=category,
                         changed_at=now - timedelta(days=n), changed_by="Ana Lopez"))
+            db.session.commit()
+            # Scores and clocks as the service keeps them, so the pages show impact and SLA states.
+            recompute_workspace("ws-b")
+            policy = sla.save_policy("ws-b", {"name": "Bugs picked up in 2 days", "metric": "time_to_development",
+                                              "target": "48h", "selector": {"issue_types": ["Bug"]}}, "admin")
+            sla.evaluate_policy(policy)
             db.session.commit()
             customer_id = str(acme.id)
         yield live, customer_id
