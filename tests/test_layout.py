@@ -22,7 +22,7 @@ LAYERS = {
     "platform": 1, "workspaces": 1, "customers": 1, "errors": 1,
     "linking": 2, "connections": 2, "delivery": 2, "impact": 2,
     "sync": 3, "sla": 3,
-    "tracking": 4, "jira_app": 4, "creation": 4,
+    "tracking": 4, "jira_app": 4, "creation": 4, "chat": 4,
     "api": 5, "web": 5, "pages": 5, "health": 5,
     "cli": 6, "demo": 6, "jobs": 6, "__init__": 6,
 }

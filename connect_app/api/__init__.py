@@ -2,6 +2,7 @@
 
 from connect_app.api import (  # noqa: F401  (each registers its routes on bp)
     admin_delivery,
+    chat,
     connections,
     creation,
     customers,

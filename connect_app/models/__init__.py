@@ -1,5 +1,6 @@
 """The data model of the whole product; import models from here."""
 
+from connect_app.models.chat import ChatConversation
 from connect_app.models.customers import LINK_TYPES, RULE_STRATEGIES, TIERS, Customer, LinkingRule
 from connect_app.models.delivery import Notification, OutboxMessage, Subscription, WebhookDelivery
 from connect_app.models.governance import AuditEntry, DraftApproval, IssueDraft, SlaPolicy, SlaResult
@@ -21,6 +22,7 @@ __all__ = [
     "RULE_STRATEGIES",
     "TIERS",
     "AuditEntry",
+    "ChatConversation",
     "ConnectionKind",
     "ConnectionStatus",
     "Customer",

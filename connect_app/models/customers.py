@@ -28,6 +28,8 @@ class Customer(db.Model):
         CheckConstraint("health_score >= 0 AND health_score <= 100", name="health_score_range"),
         CheckConstraint("arr >= 0", name="arr_non_negative"),
         Index("ix_customers_org_name_key", "organization_id", "name_key"),
+        # The chat's cached name index is keyed by a workspace's customer count and latest change: read here.
+        Index("ix_customers_org_updated", "organization_id", "updated_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
