@@ -74,13 +74,14 @@ def create_app(config: Config | None = None) -> Flask:
     from connect_app import api, health, pages, web
     from connect_app.connections.urlsafety import UnsafeUrl
     from connect_app.errors import jira_url_refused, register_error_handlers
-    from connect_app.jira_app import connect
+    from connect_app.jira_app import connect, forge
     from connect_app.web import admin as web_admin
     from connect_app.web.filters import register_filters
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(connect.bp)
+    app.register_blueprint(forge.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(web_admin.bp)
     app.register_blueprint(pages.bp)

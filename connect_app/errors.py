@@ -33,7 +33,7 @@ class ApiError(Exception):
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/connect/", "/readyz", "/healthz")) or (
+    return request.path.startswith(("/api/", "/connect/", "/forge/", "/readyz", "/healthz")) or (
         request.accept_mimetypes.best == "application/json"
     )
 

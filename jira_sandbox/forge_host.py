@@ -7,7 +7,11 @@ for the staging key set, used when `app.apiBaseUrl` is on api.stg.atlassian.com)
 `iss` = `forge/invocation-token`, `aud` = the app id and the documented claims (`app.id`,
 `app.installationId`, `app.apiBaseUrl`, `app.installation.contexts`, `app.environment`,
 `context.cloudId`, `context.siteUrl`, `principal`). Endpoints with `appSystemToken` enabled also
-get an opaque `x-forge-oauth-system` token.
+get an opaque `x-forge-oauth-system` token (and `x-forge-oauth-user` with `appUserToken` when a user is
+in session); the REST API accepts both as Bearer tokens under `/ex/jira/{cloudId}` until they expire.
+Installing a manifest whose `app.connect.key` is an installed Connect app upgrades that app: its
+Connect modules (webhooks, panels, lifecycle) stop, and the Forge app acts as the same app user.
+Issue triggers are delivered by `forge_events`; the panel's invokeRemote stand-in is `forge_bridge`.
 Independent of `connect_app` on purpose, so the product's verifier is cross-checked.
 """
 
@@ -28,9 +32,11 @@ import requests
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from jwt.algorithms import RSAAlgorithm
 
+from jira_sandbox.auth import AuthFailed, Principal
+from jira_sandbox.connect_host import host_for as connect_host_for
 from jira_sandbox.connect_host import require_admin, site_state
 from jira_sandbox.errors import JiraError
 
@@ -39,6 +45,9 @@ log = logging.getLogger(__name__)
 HTTP_TIMEOUT_S = 5  # Forge gives a remote's event endpoint 5 s
 FIT_TTL_S = 300
 SYSTEM_TOKEN_TTL_S = 3 * 3600  # documented: valid at least 2 h, at most 4 h
+USER_TOKEN_TTL_S = 3600
+TOKEN_PREFIXES = ("forge-sys-", "forge-usr-")
+EX_ENVIRON_KEY = "jira_sandbox.ex_cloud_id"  # set by oauth.ExRouter for /ex/jira/<cloudId>/... requests
 ISSUER = "forge/invocation-token"
 STAGING_API_BASE = "https://api.stg.atlassian.com"
 INSTALLED_EVENT = "avi:forge:installed:app"
@@ -99,12 +108,16 @@ class ForgeInstall:
     endpoints: dict = field(default_factory=dict)    # key -> {"remote", "path", "system", "user"}
     triggers: list = field(default_factory=list)     # {"key", "endpoint", "events"}
     connect_key: str | None = None
+    user_id: str | None = None  # the app user it acts as with its system token
+    scopes: list = field(default_factory=list)
+    upgraded_from_connect: bool = False
 
     def summary(self) -> dict:
         """What `GET /_sandbox/forge` shows."""
         return {"app_id": self.app_id, "installation_id": self.installation_id, "version": self.version,
                 "environment_id": self.environment_id, "remotes": self.remotes, "endpoints": self.endpoints,
-                "triggers": self.triggers, "connect_key": self.connect_key}
+                "triggers": self.triggers, "connect_key": self.connect_key, "user_id": self.user_id,
+                "upgraded_from_connect": self.upgraded_from_connect}
 
 
 class ForgeHost:
@@ -120,6 +133,8 @@ class ForgeHost:
         self.calls: list[dict] = []
         self.jwks_requests = {"prod": 0, "staging": 0}
         self.system_tokens: dict[str, dict] = {}
+        self.user_tokens: dict[str, dict] = {}
+        self.token_config = {"system_ttl_s": SYSTEM_TOKEN_TTL_S, "user_ttl_s": USER_TOKEN_TTL_S}
 
     # ---- keys ----------------------------------------------------------------------------
 
@@ -203,9 +218,36 @@ class ForgeHost:
         """A fresh opaque `x-forge-oauth-system` token for an installation."""
         token = "forge-sys-" + secrets.token_urlsafe(32)
         with self.state.lock:
-            self.system_tokens[token] = {"installation_id": install.installation_id,
-                                         "expires_at": time.time() + SYSTEM_TOKEN_TTL_S}
+            self.system_tokens[token] = {"app_id": install.app_id, "installation_id": install.installation_id,
+                                         "expires_at": time.time() + self.token_config["system_ttl_s"]}
         return token
+
+    def user_token(self, install: ForgeInstall, account_id: str) -> str:
+        """A fresh opaque `x-forge-oauth-user` token: the app acting as `account_id`."""
+        token = "forge-usr-" + secrets.token_urlsafe(32)
+        with self.state.lock:
+            self.user_tokens[token] = {"app_id": install.app_id, "installation_id": install.installation_id,
+                                       "account_id": account_id,
+                                       "expires_at": time.time() + self.token_config["user_ttl_s"]}
+        return token
+
+    def authenticate(self, request_, state) -> Principal | None:
+        """Authenticator: Forge system and user tokens, only via `/ex/jira/<cloudId>` (like api.atlassian.com)."""
+        header = request_.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not token.startswith(TOKEN_PREFIXES):
+            return None
+        if request_.environ.get(EX_ENVIRON_KEY) is None:
+            raise AuthFailed("Forge tokens are only accepted under /ex/jira/{cloudId}")
+        with state.lock:
+            record = self.system_tokens.get(token) or self.user_tokens.get(token)
+            install = self.installs.get(record["app_id"]) if record else None
+        if record is None or install is None or install.installation_id != record["installation_id"] or \
+                record["expires_at"] < time.time():
+            raise AuthFailed("Invalid or expired Forge token")
+        user_id = record.get("account_id") or install.user_id
+        return Principal(user_id=user_id, kind="forge", app_key=install.app_id, scopes=list(install.scopes),
+                         cloud_id=request_.environ.get(EX_ENVIRON_KEY))
 
     # ---- install ---------------------------------------------------------------------------
 
@@ -219,20 +261,64 @@ class ForgeHost:
         manifest = parse_manifest(manifest_text)
         app_id = manifest["app"]["id"]
         previous = self.get(app_id)
+        connect_key = (manifest["app"].get("connect") or {}).get("key")
+        connect_install = connect_host_for(self.state).get(connect_key) if connect_key else None
+        if previous:
+            user_id = previous.user_id
+        elif connect_install is not None:
+            user_id = connect_install.user_id  # the upgraded app keeps its app user
+        else:
+            user_id = self._app_user(manifest)
         install = ForgeInstall(
             app_id=app_id,
             installation_id=previous.installation_id if previous else installation_ari(uuid.uuid4()),
             environment_id=previous.environment_id if previous else str(uuid.uuid4()),
             version=previous.version + 1 if previous else 1, manifest=manifest,
-            connect_key=(manifest["app"].get("connect") or {}).get("key"), **_declared(manifest))
+            connect_key=connect_key, user_id=user_id,
+            scopes=list((manifest.get("permissions") or {}).get("scopes") or []),
+            upgraded_from_connect=bool(connect_install) or bool(previous and previous.upgraded_from_connect),
+            **_declared(manifest))
         event = UPGRADED_EVENT if previous else INSTALLED_EVENT
         status = self.deliver(install, event, self.lifecycle_payload(install, event), fault=fault)
         if status is not None and not 200 <= status < 300:
             raise JiraError(400, [f"The app's {event} trigger answered {status}; installation failed."])
         with self.state.lock:
             self.installs[app_id] = install
+            if connect_install is not None:
+                # Upgraded to Forge: the Connect descriptor's modules stop (webhooks, panels, callbacks).
+                connect_host_for(self.state).installs.pop(connect_key, None)
         log.info("sandbox.forge.installed", extra={"app_id": app_id, "upgrade": bool(previous)})
         return install, status or 0
+
+    def _app_user(self, manifest: dict) -> str:
+        # A Forge app acts as its own "app" user in Jira, like a Connect app.
+        app_id = manifest["app"]["id"]
+        suffix = app_id.rsplit("/", 1)[-1][:8]
+        user = self.state.add_user(f"Forge app {suffix}", f"forge-{suffix}@forge.sandbox.test", name=f"forge_{suffix}")
+        user["accountType"] = "app"
+        return user["accountId"]
+
+    def uninstall(self, app_id: str, fault: str | None = None) -> int | None:
+        """Uninstall: call the preUninstall endpoint (non-blocking, as on Forge), then forget the install."""
+        install = self.get(app_id)
+        if install is None:
+            raise JiraError(404, [f"No Forge app {app_id} is installed."])
+        status = None
+        for module in (install.manifest.get("modules") or {}).get("preUninstall") or []:
+            endpoint = install.endpoints.get(module.get("endpoint")) or {}
+            base = install.remotes.get(endpoint.get("remote"))
+            if base and endpoint.get("path"):
+                payload = {"id": str(uuid.uuid4()), "eventType": "avi:forge:uninstalled:app",
+                           "context": {"cloudId": self.state.cloud_id, "siteUrl": self.state.base_url},
+                           "app": {"id": install.app_id}, "installationId": install.installation_id}
+                status = self.post(install, base + endpoint["path"], payload, endpoint, fault=fault,
+                                   module_key=module.get("key"), event="avi:forge:uninstalled:app")
+        with self.state.lock:
+            self.installs.pop(app_id, None)
+            for tokens in (self.system_tokens, self.user_tokens):
+                for token in [t for t, r in tokens.items() if r["app_id"] == app_id]:
+                    del tokens[token]
+        return status
 
     def lifecycle_payload(self, install: ForgeInstall, event: str) -> dict:
         """The body Forge posts for `avi:forge:installed:app` / `avi:forge:upgraded:app`."""
@@ -255,26 +341,41 @@ class ForgeHost:
                                module_key=trigger["key"], event=event)
         return status
 
-    def post(self, install: ForgeInstall, url: str, payload: dict, endpoint: dict, *, fault: str | None = None,
-             module_key: str | None = None, event: str | None = None, principal: str | None = None) -> int:
-        """One call to a remote with a FIT (and the system token when the endpoint asks for it)."""
+    def invocation_headers(self, install: ForgeInstall, endpoint: dict, *, fault: str | None = None,
+                           module_key: str | None = None, principal: str | None = None,
+                           extension: dict | None = None) -> dict:
+        """The headers Forge sends a remote: the FIT, and the OAuth tokens the endpoint enables."""
         claims = self.claims(install.app_id, install.installation_id, install.environment_id,
                              principal=principal, module_key=module_key)
+        if extension:
+            claims["context"]["extension"] = extension
         token = self.sign(claims, fault=fault)
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if endpoint.get("system"):
             headers["x-forge-oauth-system"] = self.system_token(install)
+        if endpoint.get("user") and principal:  # only with a user in session, never on triggers
+            headers["x-forge-oauth-user"] = self.user_token(install, principal)
+        return headers
+
+    def post(self, install: ForgeInstall, url: str, payload: dict, endpoint: dict, *, fault: str | None = None,
+             module_key: str | None = None, event: str | None = None, principal: str | None = None,
+             timeout: float = HTTP_TIMEOUT_S) -> int:
+        """One call to a remote with a FIT (and the system token when the endpoint asks for it)."""
+        headers = self.invocation_headers(install, endpoint, fault=fault, module_key=module_key, principal=principal)
         try:
-            status = requests.post(url, json=payload, headers=headers, timeout=HTTP_TIMEOUT_S).status_code
+            status = requests.post(url, json=payload, headers=headers, timeout=timeout).status_code
         except requests.RequestException as exc:
-            log.warning("sandbox.forge.call_failed", extra={"url": url, "error": str(exc)})
+            log.warning("sandbox.forge.call_failed", extra={"url": url, "error": type(exc).__name__})
             status = 0
-        with self.state.lock:
-            self.calls.append({"app_id": install.app_id, "event": event, "url": url, "status": status,
-                               "fault": fault, "time": time.time()})
+        self.record_call(install, event=event, url=url, status=status, fault=fault)
         return status
+
+    def record_call(self, install: ForgeInstall, **call) -> None:
+        """Remember one call to a remote (`GET /_sandbox/forge` lists them)."""
+        with self.state.lock:
+            self.calls.append({"app_id": install.app_id, **call, "time": time.time()})
 
 
 def parse_manifest(text: str) -> dict:
@@ -303,9 +404,22 @@ def _declared(manifest: dict) -> dict:
             "system": bool((auth.get("appSystemToken") or {}).get("enabled")),
             "user": bool((auth.get("appUserToken") or {}).get("enabled")),
         }
-    triggers = [{"key": t["key"], "endpoint": t.get("endpoint"), "events": list(t.get("events") or [])}
+    triggers = [{"key": t["key"], "endpoint": t.get("endpoint"), "events": list(t.get("events") or []),
+                 "ignore_self": bool((t.get("filter") or {}).get("ignoreSelf"))}
                 for t in modules.get("trigger") or []]
     return {"remotes": remotes, "endpoints": endpoints, "triggers": triggers}
+
+
+def _enforce_forge_scopes():
+    """A Forge app reads with read:jira-work and writes with write:jira-work (its manifest's scopes)."""
+    principal = getattr(g, "principal", None)
+    if principal is None or principal.kind != "forge":
+        return None
+    needed = "write:jira-work" if request.method in ("POST", "PUT", "PATCH", "DELETE") and not \
+        request.path.endswith(("/search", "/search/jql")) else "read:jira-work"
+    if needed not in (principal.scopes or ()):
+        return jsonify({"code": 401, "message": "Unauthorized; scope does not match"}), 401
+    return None
 
 
 def host_for(state) -> ForgeHost:
@@ -343,6 +457,25 @@ def install_view():
         raise JiraError(400, ["a manifest is required"])
     install, status = host_for(site_state()).install(body["manifest"], fault=fault)
     return jsonify({**install.summary(), "lifecycle_status": status}), 201
+
+
+@bp.post("/uninstall")
+def uninstall_view():
+    """Uninstall an app: {"app_id", "fault"?}; its preUninstall endpoint is called first."""
+    body = _body()
+    status = host_for(site_state()).uninstall(str(body.get("app_id") or ""), fault=body.get("fault"))
+    return jsonify({"pre_uninstall_status": status})
+
+
+@bp.post("/tokens/config")
+def token_config_view():
+    """Token lifetimes: {"system_ttl_s"?, "user_ttl_s"?} (a short one lets a test see a token expire)."""
+    host = host_for(site_state())
+    for key, value in _body().items():
+        if key not in host.token_config or isinstance(value, bool) or not isinstance(value, int | float):
+            raise JiraError(400, [f"unknown or invalid token setting {key}"])
+        host.token_config[key] = value
+    return jsonify(host.token_config)
 
 
 @bp.post("/token")
@@ -385,5 +518,11 @@ def staging_jwks_view():
 def register(app, state) -> None:
     """Create the site's ForgeHost, its control endpoints and the JWKS routes."""
     state.forge_host = ForgeHost(state)
+    # Before OAuth's authenticator, which refuses every Bearer token under /ex it did not issue.
+    state.authenticators.append(state.forge_host.authenticate)
     app.register_blueprint(bp)
     app.register_blueprint(keys_bp)
+    app.before_request(_enforce_forge_scopes)
+    from jira_sandbox import forge_bridge, forge_events  # they build on this module
+    forge_events.register(app, state)
+    forge_bridge.register(app, state)

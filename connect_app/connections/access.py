@@ -6,7 +6,10 @@ issue creation) gets its client from `jira_client`, the one place that knows the
 - oauth: a Bearer access token against `{api}/ex/jira/{cloudId}`, from the `TokenProvider` that
   refreshes and rotates tokens safely;
 - server: a Bearer personal access token (or Basic), through a session that refuses internal hosts
-  on every request and redirect, since the base URL was typed by a user.
+  on every request and redirect, since the base URL was typed by a user;
+- forge: a Bearer token against the install's `app.apiBaseUrl`: the `x-forge-oauth-user` token of the
+  request when acting for the user in the panel, else the cached `x-forge-oauth-system` token of the
+  latest invocation (there is no endpoint to mint one; an expired cache waits for the next invocation).
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ from connect_app.atlassian.client import APP_KEY, DEFAULT_TIMEOUT_S, JiraClient,
 from connect_app.atlassian.oauth import site_api_url
 from connect_app.atlassian.signing import ConnectJwtAuth
 from connect_app.connections.oauth_tokens import TokenProvider
-from connect_app.connections.records import ConnectSettings, current_settings
+from connect_app.connections.records import ConnectSettings, TokenUnavailable, current_settings
 from connect_app.connections.urlsafety import SafeSession
 from connect_app.models import ConnectionKind, JiraConnection
+from connect_app.models.types import utcnow
 
 SERVER_DEPLOYMENTS = ("server", "datacenter")
 
 
 def jira_client(connection: JiraConnection, *, settings: ConnectSettings | None = None,
-                retry: RetryPolicy | None = None, timeout: int = DEFAULT_TIMEOUT_S) -> JiraClient:
-    """The authenticated client of a connection (any kind)."""
+                retry: RetryPolicy | None = None, timeout: int = DEFAULT_TIMEOUT_S,
+                user_token: str | None = None) -> JiraClient:
+    """The authenticated client of a connection (any kind); `user_token` acts for the user (Forge only)."""
     settings = settings or current_settings()
     flavour = "server" if connection.kind == ConnectionKind.SERVER or connection.deployment in SERVER_DEPLOYMENTS \
         else "cloud"
@@ -50,7 +55,19 @@ def jira_client(connection: JiraConnection, *, settings: ConnectSettings | None 
             session.auth = (connection.auth_user, connection.api_token)
         else:
             session.headers["Authorization"] = f"Bearer {connection.api_token}"
+    elif connection.kind == ConnectionKind.FORGE:
+        # The base URL is `app.apiBaseUrl` from a verified invocation token.
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {user_token or forge_system_token(connection)}"
     else:
         raise ValueError(f"unknown connection kind {connection.kind!r}")
     return JiraClient(base_url, flavour=flavour, session=session, timeout=timeout, retry=retry,
                       token_provider=provider)
+
+
+def forge_system_token(connection: JiraConnection) -> str:
+    """The cached Forge system token while it is fresh; TokenUnavailable until an invocation brings one."""
+    expires_at = connection.token_expires_at
+    if not connection.access_token or expires_at is None or expires_at <= utcnow():
+        raise TokenUnavailable("no fresh Forge system token; the next Forge invocation brings one")
+    return connection.access_token

@@ -133,18 +133,22 @@ def find_connection(organization_id: str, connection_id: str) -> JiraConnection:
 
 
 def find_tenant(client_key: str | None = None, *, connection_id: uuid.UUID | None = None,
-                live_only: bool = True) -> JiraConnection | None:
-    """The one tenant lookup: a connection by its Connect clientKey or by id.
+                installation_id: str | None = None, live_only: bool = True) -> JiraConnection | None:
+    """The one tenant lookup: a connection by its Connect clientKey, its Forge installation id, or by id.
 
     `live_only` (the default) answers only for sites that may still prove who they are
     (pending, active, disabled): an uninstalled site's tokens and webhooks are refused.
-    Lifecycle events pass `live_only=False` to find a site in any state.
+    Lifecycle events pass `live_only=False` to find a site in any state. A clientKey finds Connect
+    connections only: once a site moved to Forge, Connect tokens no longer speak for it.
     """
-    if (client_key is None) == (connection_id is None):
-        raise ValueError("find_tenant needs exactly one of client_key and connection_id")
+    if sum(key is not None for key in (client_key, connection_id, installation_id)) != 1:
+        raise ValueError("find_tenant needs exactly one of client_key, connection_id and installation_id")
     if client_key is not None:
         query = select(JiraConnection).where(JiraConnection.kind == ConnectionKind.CONNECT,
                                              JiraConnection.client_key == client_key)
+    elif installation_id is not None:
+        query = select(JiraConnection).where(JiraConnection.kind == ConnectionKind.FORGE,
+                                             JiraConnection.installation_id == installation_id)
     else:
         query = select(JiraConnection).where(JiraConnection.id == connection_id)
     if live_only:
@@ -184,4 +188,6 @@ def _auth_kind(connection: JiraConnection) -> str:
         return "connect_jwt"
     if connection.kind == ConnectionKind.OAUTH:
         return "oauth2"
+    if connection.kind == ConnectionKind.FORGE:
+        return "forge_app_token"
     return "basic" if connection.auth_user else "personal_access_token"

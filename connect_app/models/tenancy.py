@@ -20,6 +20,7 @@ class ConnectionKind(StrEnum):
     CONNECT = "connect"  # the Connect app, installed from inside Jira Cloud (JWT with a shared secret)
     OAUTH = "oauth"  # Jira Cloud connected from CSCX.AI with OAuth 2.0 (3LO)
     SERVER = "server"  # Jira Server / Data Center with a personal access token (or Basic)
+    FORGE = "forge"  # the Forge app: invocation tokens in, the cached app system token out
 
 
 class ConnectionStatus(StrEnum):
@@ -52,12 +53,17 @@ class Organization(db.Model):
 
 
 class JiraConnection(db.Model):
-    """One Jira site reached one way (Connect install, Cloud OAuth 2.0, or Server/DC token)."""
+    """One Jira site reached one way (Connect or Forge install, Cloud OAuth 2.0, or Server/DC token).
+
+    A Forge connection keeps `base_url` = the token's `app.apiBaseUrl` (where calls go) and caches the
+    latest `x-forge-oauth-system` token in `access_token` (encrypted) with `token_expires_at`.
+    """
 
     __tablename__ = "jira_connections"
     __table_args__ = (
         UniqueConstraint("client_key", name="uq_jira_connections_client_key"),
         UniqueConstraint("organization_id", "cloud_id", name="uq_jira_connections_org_cloud_id"),
+        UniqueConstraint("installation_id", name="uq_jira_connections_installation_id"),
         Index("ix_jira_connections_org_status", "organization_id", "status"),
     )
 
@@ -73,6 +79,7 @@ class JiraConnection(db.Model):
     base_url: Mapped[str] = mapped_column(String(500))  # what API calls go to
     display_url: Mapped[str | None] = mapped_column(String(500))  # what people see in links
     client_key: Mapped[str | None] = mapped_column(String(200))  # Connect installs
+    installation_id: Mapped[str | None] = mapped_column(String(200))  # Forge installs (app.installationId)
     cloud_id: Mapped[str | None] = mapped_column(String(100))  # Cloud sites (Connect and OAuth)
     deployment: Mapped[str] = mapped_column(String(20), default="cloud")  # cloud | server | datacenter
     server_version: Mapped[str | None] = mapped_column(String(40))

@@ -61,3 +61,6 @@ def verify(key_sets):
         return verify_invocation_token(token, app_id=app_id, keys=keys, staging_keys=staging_keys)
 
     return run
+
+
+from tests.forge.site import forge_installed, forge_site_factory  # noqa: E402, F401  (fixtures)
