@@ -73,6 +73,17 @@ def build_app(workdir: Path, database_url: str | None):
     return app
 
 
+def dispose(app) -> None:
+    """Close the benchmark's database: drop its PostgreSQL schema (nothing else is touched), release connections."""
+    schema = app.config.get("BENCH_SCHEMA")
+    with app.app_context():
+        db.session.remove()
+        if schema:
+            with db.engine.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        db.engine.dispose()
+
+
 def seed(customers: int, issues: int, links: int, rng: random.Random) -> dict:
     """Insert the workspace in bulk; returns ids for the measurements."""
     now = datetime.now(UTC)
@@ -147,13 +158,7 @@ def run(customers: int, issues: int, links: int, database_url: str | None, sampl
         try:
             result = measure(app, client, headers, customers, issues, links, samples, rng)
         finally:
-            schema = app.config.get("BENCH_SCHEMA")
-            with app.app_context():
-                db.session.remove()
-                if schema:
-                    with db.engine.begin() as connection:
-                        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                db.engine.dispose()
+            dispose(app)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"database": "postgresql" if database_url else "sqlite", **result, "peak_rss_mb": round(peak, 1)}
 

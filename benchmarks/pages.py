@@ -22,9 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
-from benchmarks.impact import WORKSPACE, analyze, build_app, p95, seed
+from benchmarks.impact import WORKSPACE, analyze, build_app, dispose, p95, seed
 from connect_app.api.auth import mint_service_token
 from connect_app.extensions import db
 from connect_app.impact.store import recompute_workspace
@@ -68,13 +66,7 @@ def run(database_url: str | None, samples: int, seed_value: int) -> dict:
                     timings[name].append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200, (path, response.status_code)
         finally:
-            schema = app.config.get("BENCH_SCHEMA")
-            with app.app_context():
-                db.session.remove()
-                if schema:
-                    with db.engine.begin() as connection:
-                        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                db.engine.dispose()
+            dispose(app)
     pages = {name: {"p95_ms": round(p95(values), 1), "median_ms": round(statistics.median(values), 1)}
              for name, values in timings.items()}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -36,9 +36,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import time_machine
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 
-from benchmarks.impact import analyze, build_app
+from benchmarks.impact import analyze, build_app, dispose
 from connect_app.extensions import db
 from connect_app.models import (
     Customer,
@@ -170,13 +170,7 @@ def run(issues: int, customers: int, database_url: str | None, samples: int, see
                     due_total += counts["due"]
                 db.session.remove()
         finally:
-            schema = app.config.get("BENCH_SCHEMA")
-            with app.app_context():
-                db.session.remove()
-                if schema:
-                    with db.engine.begin() as connection:
-                        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                db.engine.dispose()
+            dispose(app)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"database": "postgresql" if database_url else "sqlite", "open_issues": issues,
             "policies": len(POLICIES), "clocks": clocks, "full_evaluation_s": round(full_s, 2),
