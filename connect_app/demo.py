@@ -225,8 +225,9 @@ def _page_links(app) -> list[tuple[str, str]]:
     if busiest is not None:
         links.append((f"{busiest.name}'s issues (CSM)", f"/app/customers/{busiest.id}?token={csm}"))
         links.append((f"a new issue for {busiest.name} (CSM)", f"/app/issues/new?customer={busiest.id}&token={csm}"))
-    if "pages.impact" in app.view_functions:
-        links.append(("impact ranking (PM)", f"/app/impact?token={token('pm', 'pm-demo', 'pm@cscx.example')}"))
+    pm = token("pm", "pm-demo", "pm@cscx.example")
+    links.append(("impact ranking (PM)", f"/app/impact?token={pm}"))
+    links.append(("SLA board (PM)", f"/app/sla?token={pm}"))
     links.append(("approvals (approver)",
                   f"/app/approvals?token={token('approver', 'approver-demo', 'approver@cscx.example')}"))
     return links
