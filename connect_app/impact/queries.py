@@ -141,12 +141,18 @@ def top_factors(factors: list[dict[str, Any]], n: int = TOP_FACTORS) -> list[dic
 
 CSV_COLUMNS = ("rank", "key", "summary", "status", "status_category", "priority", "type", "project", "score",
                "severity", "customers", "arr_at_risk", "top_factors", "url")
+# Cells holding Jira's text, and the first characters a spreadsheet reads as a formula.
+TEXT_COLUMNS = frozenset({"summary", "status", "priority", "type", "project"})
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_row(row: dict[str, Any]) -> list[str]:
-    """One ranking row as CSV cells (top factors as `name points; ...`)."""
+    """One ranking row as CSV cells (top factors as `name points; ...`). Jira text a spreadsheet would run as a
+    formula (a summary starting with `=`, `+`, `-`, `@`; CSV injection) gets a leading quote."""
     cells = dict(row, top_factors="; ".join(f"{f['name']} {f['points']}" for f in row["top_factors"]))
-    return ["" if cells.get(name) is None else str(cells[name]) for name in CSV_COLUMNS]
+    values = ["" if cells.get(name) is None else str(cells[name]) for name in CSV_COLUMNS]
+    return [f"'{value}" if value.startswith(FORMULA_LEADS) and name in TEXT_COLUMNS else value
+            for name, value in zip(CSV_COLUMNS, values, strict=True)]
 
 
 

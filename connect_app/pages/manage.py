@@ -40,8 +40,6 @@ MAX_VALUE = 100
 EXPORT_KIND = "impact.csv"
 EXPORT_BATCH = 500
 MAX_EXPORT_ROWS = 50_000
-# Jira text that a spreadsheet would run as a formula (CSV injection) is written with a leading quote.
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 SLA_VIEWS = {"": ("at_risk", "breached"), "breached": ("breached",), "at_risk": ("at_risk",)}
 NOTIFICATIONS_PAGE = 30
 SYNC_POLL_SECONDS = 3
@@ -159,10 +157,6 @@ def impact_export():
     return "", 204, {"HX-Redirect": url_for("pages.impact_csv", download=token)}
 
 
-def _spreadsheet_safe(cell: str) -> str:
-    return f"'{cell}" if cell.startswith(FORMULA_LEADS) else cell
-
-
 def _csv_chunks(organization_id: str, filters: impact.RankFilters) -> Iterator[str]:
     """The header, then the ranking EXPORT_BATCH rows at a time (up to MAX_EXPORT_ROWS)."""
     out = io.StringIO()
@@ -170,7 +164,7 @@ def _csv_chunks(organization_id: str, filters: impact.RankFilters) -> Iterator[s
     writer.writerow(impact.CSV_COLUMNS)
     for offset in range(0, MAX_EXPORT_ROWS, EXPORT_BATCH):
         rows = impact.rank(organization_id, replace(filters, limit=EXPORT_BATCH, offset=offset))["issues"]
-        writer.writerows([_spreadsheet_safe(cell) for cell in impact.csv_row(row)] for row in rows)
+        writer.writerows(impact.csv_row(row) for row in rows)
         yield out.getvalue()
         out.seek(0)
         out.truncate()

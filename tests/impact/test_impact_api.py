@@ -293,3 +293,13 @@ def test_renewal_days_count_on_both_databases(app):
     make_link(issue, customer)
     exposure, plain = store.exposures("ws-r", [issue.id], store.settings_of("ws-r"), date.today())[issue.id]
     assert plain == 100_000 and exposure.renewing_arr == pytest.approx(50_000)  # 105 days: half-way through
+
+
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(client, workspace):
+    issue = next(i for i in workspace["issues"].values() if i.jira_key == "CS-1")
+    issue.summary = '=HYPERLINK("http://evil.example","click")'
+    db.session.commit()
+    response = client.get("/api/jira/impact?format=csv", headers=auth_headers("ws-a"))
+    rows = {r["key"]: r for r in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    assert rows["CS-1"]["summary"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert not rows["CS-1"]["score"].startswith("'")  # numbers stay numbers
