@@ -258,9 +258,10 @@ def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPo
         stored[(row.policy_id, row.issue_id, row.cycle)] = row
     wanted: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
     inserts, updates, alerts = [], [], []
+    parsed = {row.id: policy_of(row) for rows in by_workspace.values() for row in rows}
     for issue_id, issue_facts in facts.items():
         for row in by_workspace.get(issue_facts.organization_id, []):
-            for result in clocks(policy_of(row), issue_facts, now):
+            for result in clocks(parsed[row.id], issue_facts, now):
                 key = (row.id, issue_id, result.cycle)
                 wanted.add(key)
                 previous = stored.get(key)
