@@ -57,7 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.config.update(config.as_flask_mapping())
     app.extensions["cscx_config"] = config
-    configure_logging(config.LOG_LEVEL)
+    configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
     try:
         crypto.configure(config.ENCRYPTION_KEYS)
     except crypto.SecretBoxError as exc:
@@ -73,12 +73,15 @@ def create_app(config: Config | None = None) -> Flask:
     # and the pure parts (atlassian/, the models) must stay importable without every blueprint.
     from connect_app import api, health, pages, web
     from connect_app.connections.urlsafety import UnsafeUrl
-    from connect_app.errors import jira_url_refused, register_error_handlers
+    from connect_app.errors import jira_url_refused, register_error_handlers, register_input_checks
     from connect_app.jira_app import connect, forge
+    from connect_app.platform import scrape, tracing
     from connect_app.web import admin as web_admin
     from connect_app.web.filters import register_filters
 
+    tracing.init_app(app)  # first: every request gets its id and is timed, even one a later hook refuses
     app.register_blueprint(health.bp)
+    app.register_blueprint(scrape.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(forge.bp)
@@ -87,6 +90,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     register_filters(app)
     register_error_handlers(app)
+    register_input_checks(app)
     app.register_error_handler(UnsafeUrl, jira_url_refused)
     if config.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
         _sqlite_pragmas(app)

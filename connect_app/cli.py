@@ -23,6 +23,7 @@ from connect_app.platform import db as database
 from connect_app.platform.jobs import run_worker
 from connect_app.platform.keys import rotate_all
 from connect_app.platform.schedule import PERIODIC_JOBS, Scheduler
+from connect_app.platform.server import PortInUse, check_port_free
 from connect_app.platform.server import serve as run_server
 from connect_app.sla.cli import sla_command
 from connect_app.sync.cli import sync_command
@@ -60,6 +61,10 @@ main.add_command(sla_command)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app and API with gunicorn."""
     app = _build_app()
+    try:
+        check_port_free(host, port)
+    except PortInUse as exc:
+        raise click.ClickException(f"{exc}; choose another with --port") from None
     base = f"http://{host}:{port}"
     click.echo(f"serving CSCX Jira on {base}  (health: {base}/healthz, ready: {base}/readyz)")
     run_server(app, host=host, port=port, workers=workers, threads=threads)
@@ -185,9 +190,10 @@ def sandbox(port: int, flavour: str, issues: int, seed: int, extra: tuple[str, .
 @main.command()
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
-def demo(port: int, host: str) -> None:
+@click.option("--forge", is_flag=True, help="install the app the Forge way (manifest, Custom UI, service as remote)")
+def demo(port: int, host: str, forge: bool) -> None:
     """Create the embedded database, seed a demo workspace, and serve the app."""
-    run_demo(host=host, port=port)
+    run_demo(host=host, port=port, forge=forge)
 
 
 if __name__ == "__main__":  # pragma: no cover

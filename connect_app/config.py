@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from connect_app.logging_setup import FORMATS as LOG_FORMATS
+
 ATLASSIAN_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 ATLASSIAN_AUTH_URL = "https://auth.atlassian.com"
 ATLASSIAN_API_URL = "https://api.atlassian.com"
@@ -56,8 +58,13 @@ SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting("ATLASSIAN_API_URL", ATLASSIAN_API_URL, "api.atlassian.com (accessible-resources, /ex/jira)"),
     EnvSetting("FORGE_APP_ID", None, "the Forge app id (ari:cloud:ecosystem::app/<uuid>, from `forge register`)"),
     EnvSetting("FORGE_JWKS_URL", FORGE_JWKS_URL, "where Forge invocation token public keys live (JWKS)"),
-    EnvSetting("ALLOW_PRIVATE_JIRA_URLS", "false", "allow Jira base URLs on private/loopback addresses"),
+    EnvSetting("ALLOW_PRIVATE_JIRA_URLS", "false",
+               "allow Jira base URLs on private/loopback addresses (and Connect sites outside Atlassian's domains)"),
     EnvSetting("LOG_LEVEL", "INFO", "logging level"),
+    EnvSetting("LOG_FORMAT", None, "keyvalue | json; default: json in production, keyvalue elsewhere"),
+    EnvSetting("METRICS_TOKEN", None, "bearer token Prometheus sends to GET /metrics (16+ characters); unset: 404"),
+    EnvSetting("PROMETHEUS_MULTIPROC_DIR", None,
+               "an empty directory the gunicorn and RQ worker processes of one host share their metrics in"),
 )
 
 
@@ -116,6 +123,17 @@ class Config:
             raise ConfigError("FORGE_JWKS_URL must be an http(s) URL")
         self.ALLOW_PRIVATE_JIRA_URLS = _truthy(values["ALLOW_PRIVATE_JIRA_URLS"])
         self.LOG_LEVEL = values["LOG_LEVEL"].upper()
+        self.LOG_FORMAT = (values["LOG_FORMAT"] or ("json" if self.CSCX_ENV == "production" else "keyvalue")).lower()
+        if self.LOG_FORMAT not in LOG_FORMATS:
+            raise ConfigError("LOG_FORMAT must be keyvalue or json")
+        self.METRICS_TOKEN = values["METRICS_TOKEN"]
+        if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < 16:
+            raise ConfigError("METRICS_TOKEN must be at least 16 characters (or unset, which turns /metrics off)")
+        # Read by prometheus_client itself from the process environment when it is imported; kept here to
+        # check it early and to tell the /metrics endpoint where every process's values are.
+        self.PROMETHEUS_MULTIPROC_DIR = values["PROMETHEUS_MULTIPROC_DIR"]
+        if self.PROMETHEUS_MULTIPROC_DIR and not Path(self.PROMETHEUS_MULTIPROC_DIR).is_dir():
+            raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be an existing directory")
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.MAX_CONTENT_LENGTH = 1024 * 1024  # webhooks and API bodies; Jira payloads are far smaller
 

@@ -122,7 +122,7 @@ class CustomField:
 
     id: str
     name: str
-    kind: str  # string | number | array | date | option
+    kind: str  # string | number | array | date | option | user
     custom_type: str
     options: tuple[str, ...] = ()
 
@@ -152,6 +152,8 @@ CUSTOM_FIELDS = [
     CustomField("customfield_10003", "Affected Customers", "array", "labels"),
     CustomField("customfield_10004", "Story Points", "number", "float"),
     CustomField("customfield_10005", "Customer Impact", "option", "select", IMPACT_LEVELS),
+    CustomField("customfield_10006", "Target Date", "date", "datepicker"),
+    CustomField("customfield_10007", "Customer Contact", "user", "userpicker"),
 ]
 CUSTOM_FIELDS_BY_ID = {f.id: f for f in CUSTOM_FIELDS}
 

@@ -6,6 +6,7 @@ or usernames (Server) on the way out.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jira_sandbox.catalog import CUSTOM_FIELDS_BY_ID, PRIORITY_IDS, RESOLUTIONS, STATUSES
@@ -27,6 +28,14 @@ def status_item(old: str, new: str) -> dict:
 
 def _display(state: SandboxState, user_id: str | None) -> str | None:
     return state.users[user_id]["displayName"] if user_id in state.users else None
+
+
+def _picker_date(value: str | None) -> str | None:
+    """A date as Jira's default date picker writes it in changelogs: 2026-02-01 -> 1/Feb/26."""
+    if not value:
+        return None
+    day = date.fromisoformat(value)
+    return f"{day.day}/{day.strftime('%b')}/{day.strftime('%y')}"
 
 
 def _field_items(state: SandboxState, issue: dict, field_id: str, old: Any, new: Any) -> list[dict]:
@@ -51,6 +60,10 @@ def _field_items(state: SandboxState, issue: dict, field_id: str, old: Any, new:
         if field.kind == "option":
             return [item(field.name, field_id, field.option_id(old) if old else None, old,
                          field.option_id(new) if new else None, new, "custom")]
+        if field.kind == "user":  # like the assignee: user ids out, display names as the strings
+            return [item(field.name, field_id, old, _display(state, old), new, _display(state, new), "custom")]
+        if field.kind == "date":  # Jira keeps the ISO date in from/to and its date-picker text in the strings
+            return [item(field.name, field_id, old, _picker_date(old), new, _picker_date(new), "custom")]
         as_text = (lambda v: " ".join(v) if isinstance(v, list) else v) if field.kind == "array" else \
             (lambda v: None if v is None else str(v))
         return [item(field.name, field_id, None, as_text(old), None, as_text(new), "custom")]

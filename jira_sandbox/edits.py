@@ -7,6 +7,7 @@ the description (ADF is flattened to text).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jira_sandbox.catalog import CUSTOM_FIELDS_BY_ID, EDITABLE_FIELDS, PRIORITIES, RESOLUTIONS
@@ -109,7 +110,13 @@ def parse_value(state: SandboxState, project: str, field_id: str, raw: Any) -> A
             except (ValueError, TypeError):
                 raise ValueError(f"Component name '{_ref_text(ref)}' is not valid") from None
         return names
-    return _custom_value(CUSTOM_FIELDS_BY_ID[field_id], raw)
+    field = CUSTOM_FIELDS_BY_ID[field_id]
+    if field.kind == "user":
+        try:
+            return resolve_user_ref(state, raw)
+        except (ValueError, TypeError):
+            raise ValueError("Specify a valid value for " + field.name) from None
+    return _custom_value(field, raw)
 
 
 def _ref_text(ref: Any) -> str:
@@ -139,6 +146,13 @@ def _custom_value(field: Any, raw: Any) -> Any:
         return raw
     if field.kind == "array":
         return [_label(v) for v in raw]
+    if field.kind == "date":  # a date picker takes "2026-02-01"
+        try:
+            if isinstance(raw, str) and len(raw) == 10:
+                return date.fromisoformat(raw).isoformat()
+        except ValueError:
+            pass
+        raise ValueError(f"Error parsing date string: {raw}")
     if field.kind == "option":
         value = raw.get("value") if isinstance(raw, dict) else raw
         if isinstance(raw, dict) and "id" in raw and value is None:

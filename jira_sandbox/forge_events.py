@@ -26,6 +26,7 @@ from jira_sandbox import render
 from jira_sandbox.connect_host import require_admin, site_state
 from jira_sandbox.errors import JiraError
 from jira_sandbox.forge_host import FIT_FAULTS, HTTP_TIMEOUT_S, host_for
+from jira_sandbox.inflight import InFlight, filter_records
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,7 @@ class ForgeEventDispatcher:
         self.config = ForgeEventConfig()
         self.attempts: list[dict] = []
         self._held: list[PendingEvent] = []
-        self._cond = threading.Condition()
-        self._outstanding = 0
+        self.inflight = InFlight()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-forge-events")
         self._session = requests.Session()
 
@@ -116,8 +116,8 @@ class ForgeEventDispatcher:
         return body
 
     def _enqueue(self, pending: PendingEvent) -> None:
-        with self._cond:
-            self._outstanding += 1
+        with self.inflight.cond:
+            self.inflight.add()
             if self.config.paused:
                 self._held.append(pending)
                 return
@@ -152,24 +152,15 @@ class ForgeEventDispatcher:
             timer.daemon = True
             timer.start()
             return
-        with self._cond:
-            self._outstanding -= 1
-            self._cond.notify_all()
+        self.inflight.finish()
 
     def flush(self, timeout: float = 30) -> bool:
         """Release held events and wait until every delivery (with its retries) is finished."""
-        with self._cond:
+        with self.inflight.cond:
             held, self._held = self._held, []
         for pending in held:
             self._executor.submit(self._attempt, pending)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._outstanding > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
+        return self.inflight.wait_idle(timeout)
 
 
 def dispatcher_for(state) -> ForgeEventDispatcher:
@@ -186,10 +177,7 @@ def attempts_view():
     """Every delivery attempt so far, oldest first (?issue_key=&event=)."""
     with site_state().lock:
         records = list(dispatcher_for(site_state()).attempts)
-    for key in ("issue_key", "event"):
-        if request.args.get(key):
-            records = [r for r in records if r[key] == request.args[key]]
-    return jsonify(records)
+    return jsonify(filter_records(records, request.args, ("issue_key", "event")))
 
 
 @bp.post("/config")

@@ -5,13 +5,17 @@ carries `Authorization: Bearer <FIT>`, an RS256 JWT signed with a key published 
 (`/_forge/jwks.json` here, our stand-in for forge.cdn.prod.atlassian-dev.net; `/_forge/stg/jwks.json`
 for the staging key set, used when `app.apiBaseUrl` is on api.stg.atlassian.com), with
 `iss` = `forge/invocation-token`, `aud` = the app id and the documented claims (`app.id`,
-`app.installationId`, `app.apiBaseUrl`, `app.installation.contexts`, `app.environment`,
-`context.cloudId`, `context.siteUrl`, `principal`). Endpoints with `appSystemToken` enabled also
+`app.installationId`, `app.apiBaseUrl`, `app.installation.contexts`, `app.environment`, `app.module`
+(type `xen:macro` from a UI module, else `core:endpoint`), `context.cloudId`, `context.siteUrl`,
+`context.moduleKey`, and for UI calls `context.extension` and `principal`). Endpoints with `appSystemToken` enabled also
 get an opaque `x-forge-oauth-system` token (and `x-forge-oauth-user` with `appUserToken` when a user is
 in session); the REST API accepts both as Bearer tokens under `/ex/jira/{cloudId}` until they expire.
 Installing a manifest whose `app.connect.key` is an installed Connect app upgrades that app: its
 Connect modules (webhooks, panels, lifecycle) stop, and the Forge app acts as the same app user.
-Issue triggers are delivered by `forge_events`; the panel's invokeRemote stand-in is `forge_bridge`.
+Installing also takes the manifest's Custom UI resources (their files, as `forge deploy` uploads them).
+Its control routes and key sets are served by `forge_control`; issue triggers are delivered by `forge_events`,
+scheduled triggers by `forge_schedule`; the Custom UI is hosted in the issue view and the admin page by
+`forge_ui`, its @forge/bridge stand-in is `forge_bridge`.
 Independent of `connect_app` on purpose, so the product's verifier is cross-checked.
 """
 
@@ -22,6 +26,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 import uuid
@@ -32,12 +37,11 @@ import requests
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Blueprint, g, jsonify, request
+from flask import g, jsonify, request
 from jwt.algorithms import RSAAlgorithm
 
 from jira_sandbox.auth import AuthFailed, Principal
 from jira_sandbox.connect_host import host_for as connect_host_for
-from jira_sandbox.connect_host import require_admin, site_state
 from jira_sandbox.errors import JiraError
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,12 @@ ISSUER = "forge/invocation-token"
 STAGING_API_BASE = "https://api.stg.atlassian.com"
 INSTALLED_EVENT = "avi:forge:installed:app"
 UPGRADED_EVENT = "avi:forge:upgraded:app"
+# A Custom UI resource's files: relative paths, text, a few MB at most (Forge's quotas are per deployment).
+_RESOURCE_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+MAX_RESOURCE_BYTES = 5 * 1024 * 1024
+# `app.module.type` of a FIT: the UI module's for front-end invocations (the docs' example), else core:endpoint.
+UI_MODULE_TYPE = "xen:macro"
+ENDPOINT_MODULE_TYPE = "core:endpoint"
 # Deliberate defects a test can ask for on a FIT (the product's negative tests).
 FIT_FAULTS = ("wrong_key", "wrong_aud", "wrong_iss", "expired", "not_yet_valid", "unknown_kid", "alg_none",
               "hs256_public_key", "no_header", "bad_signature")
@@ -111,13 +121,15 @@ class ForgeInstall:
     user_id: str | None = None  # the app user it acts as with its system token
     scopes: list = field(default_factory=list)
     upgraded_from_connect: bool = False
+    resources: dict = field(default_factory=dict)  # resource key -> {relative path: text}
 
     def summary(self) -> dict:
         """What `GET /_sandbox/forge` shows."""
         return {"app_id": self.app_id, "installation_id": self.installation_id, "version": self.version,
                 "environment_id": self.environment_id, "remotes": self.remotes, "endpoints": self.endpoints,
                 "triggers": self.triggers, "connect_key": self.connect_key, "user_id": self.user_id,
-                "upgraded_from_connect": self.upgraded_from_connect}
+                "upgraded_from_connect": self.upgraded_from_connect,
+                "resources": {key: sorted(files) for key, files in self.resources.items()}}
 
 
 class ForgeHost:
@@ -135,6 +147,7 @@ class ForgeHost:
         self.system_tokens: dict[str, dict] = {}
         self.user_tokens: dict[str, dict] = {}
         self.token_config = {"system_ttl_s": SYSTEM_TOKEN_TTL_S, "user_ttl_s": USER_TOKEN_TTL_S}
+        self.install_listeners: list = []  # called with each ForgeInstall once it is installed or upgraded
 
     # ---- keys ----------------------------------------------------------------------------
 
@@ -161,19 +174,21 @@ class ForgeHost:
         return f"{STAGING_API_BASE if staging else self.state.base_url}/ex/jira/{self.state.cloud_id}"
 
     def claims(self, app_id: str, installation_id: str, environment_id: str, *, principal: str | None = None,
-               staging: bool = False, module_key: str | None = None, ttl: int = FIT_TTL_S) -> dict:
-        """The documented FIT claims for a call to a remote of `app_id`."""
+               staging: bool = False, module_key: str | None = None, ui: bool = False, ttl: int = FIT_TTL_S) -> dict:
+        """The documented FIT claims for a call to a remote of `app_id` (`ui`: from a UI module's invokeRemote)."""
         now = int(time.time())
         claims = {
             "app": {
                 "id": app_id, "installationId": installation_id, "apiBaseUrl": self.api_base_url(staging),
                 "appVersion": "1.0.0", "environment": {"type": "DEVELOPMENT", "id": environment_id},
                 "installation": {"id": installation_id, "contexts": [{"cloudId": self.state.cloud_id}]},
-                "module": {"type": "xen:macro", "key": module_key or "remote"},
+                "module": {"type": UI_MODULE_TYPE if ui else ENDPOINT_MODULE_TYPE, "key": module_key or "remote"},
             },
             "context": {"cloudId": self.state.cloud_id, "siteUrl": self.state.base_url},
             "iss": ISSUER, "aud": app_id, "iat": now, "nbf": now, "exp": now + ttl, "jti": str(uuid.uuid4()),
         }
+        if module_key:
+            claims["context"]["moduleKey"] = module_key
         if principal:
             claims["principal"] = principal
         return claims
@@ -256,11 +271,15 @@ class ForgeHost:
         with self.state.lock:
             return self.installs.get(app_id) if app_id else None
 
-    def install(self, manifest_text: str, fault: str | None = None) -> tuple[ForgeInstall, int]:
-        """Install (or upgrade) an app from its manifest; deliver the lifecycle event to its remote."""
+    def install(self, manifest_text: str, fault: str | None = None,
+                resources: dict | None = None) -> tuple[ForgeInstall, int]:
+        """Install (or upgrade) an app from its manifest and resources; deliver the lifecycle event to its remote."""
         manifest = parse_manifest(manifest_text)
         app_id = manifest["app"]["id"]
         previous = self.get(app_id)
+        # Like `forge deploy`, an upgrade uploads every resource again; one that sends none keeps the last ones.
+        files = _resource_files(manifest, resources) if resources is not None else \
+            (previous.resources if previous else {})
         connect_key = (manifest["app"].get("connect") or {}).get("key")
         connect_install = connect_host_for(self.state).get(connect_key) if connect_key else None
         if previous:
@@ -277,7 +296,7 @@ class ForgeHost:
             connect_key=connect_key, user_id=user_id,
             scopes=list((manifest.get("permissions") or {}).get("scopes") or []),
             upgraded_from_connect=bool(connect_install) or bool(previous and previous.upgraded_from_connect),
-            **_declared(manifest))
+            resources=files, **_declared(manifest))
         event = UPGRADED_EVENT if previous else INSTALLED_EVENT
         status = self.deliver(install, event, self.lifecycle_payload(install, event), fault=fault)
         if status is not None and not 200 <= status < 300:
@@ -287,6 +306,8 @@ class ForgeHost:
             if connect_install is not None:
                 # Upgraded to Forge: the Connect descriptor's modules stop (webhooks, panels, callbacks).
                 connect_host_for(self.state).installs.pop(connect_key, None)
+        for listener in self.install_listeners:
+            listener(install)
         log.info("sandbox.forge.installed", extra={"app_id": app_id, "upgrade": bool(previous)})
         return install, status or 0
 
@@ -343,10 +364,10 @@ class ForgeHost:
 
     def invocation_headers(self, install: ForgeInstall, endpoint: dict, *, fault: str | None = None,
                            module_key: str | None = None, principal: str | None = None,
-                           extension: dict | None = None) -> dict:
+                           extension: dict | None = None, ui: bool = False) -> dict:
         """The headers Forge sends a remote: the FIT, and the OAuth tokens the endpoint enables."""
         claims = self.claims(install.app_id, install.installation_id, install.environment_id,
-                             principal=principal, module_key=module_key)
+                             principal=principal, module_key=module_key, ui=ui or extension is not None)
         if extension:
             claims["context"]["extension"] = extension
         token = self.sign(claims, fault=fault)
@@ -391,6 +412,27 @@ def parse_manifest(text: str) -> dict:
     return manifest
 
 
+def _resource_files(manifest: dict, resources: object) -> dict:
+    """The uploaded files of the manifest's resources ({key: {path: text}}); JiraError(400) for anything else."""
+    declared = {r.get("key") for r in manifest.get("resources") or [] if isinstance(r, dict)}
+    if not isinstance(resources, dict):
+        raise JiraError(400, ["resources must be an object: resource key -> {relative path: file text}"])
+    files, total = {}, 0
+    for key, entries in resources.items():
+        if key not in declared:
+            raise JiraError(400, [f"The manifest declares no resource {key!r}."])
+        if not isinstance(entries, dict) or "index.html" not in entries:
+            raise JiraError(400, [f"Resource {key!r} needs its files, with index.html at the top."])
+        for path, text in entries.items():
+            if not isinstance(path, str) or not _RESOURCE_PATH.fullmatch(path) or not isinstance(text, str):
+                raise JiraError(400, [f"Resource {key!r} has a file that is not a relative path with text."])
+            total += len(text.encode())
+        files[key] = dict(entries)
+    if total > MAX_RESOURCE_BYTES:
+        raise JiraError(400, ["The resources are too big."])
+    return files
+
+
 def _declared(manifest: dict) -> dict:
     """Remotes, endpoints and triggers (lifecycle and product events) a manifest declares."""
     modules = manifest.get("modules") or {}
@@ -427,102 +469,21 @@ def host_for(state) -> ForgeHost:
     return state.forge_host
 
 
-bp = Blueprint("sandbox_forge", __name__, url_prefix="/_sandbox/forge")
-require_admin(bp)
-keys_bp = Blueprint("sandbox_forge_keys", __name__)
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
-
-
-@bp.get("")
-def list_view():
-    """Every Forge install, the calls made to remotes, the published kids and JWKS fetch counts."""
-    host = host_for(site_state())
-    with host.state.lock:
-        return jsonify({"installs": [i.summary() for i in host.installs.values()], "calls": list(host.calls),
-                        "kids": [k.kid for k in host.keys], "staging_kids": [k.kid for k in host.staging_keys],
-                        "jwks_requests": dict(host.jwks_requests),
-                        "api_base_url": host.api_base_url(), "cloud_id": host.state.cloud_id})
-
-
-@bp.post("/install")
-def install_view():
-    """Install a manifest: YAML as the body (or {"manifest": "<yaml>", "fault"?}); the lifecycle call's status."""
-    body = _body() if request.is_json else {"manifest": request.get_data(as_text=True)}
-    fault = body.get("fault") or request.args.get("fault")
-    if not isinstance(body.get("manifest"), str) or not body["manifest"].strip():
-        raise JiraError(400, ["a manifest is required"])
-    install, status = host_for(site_state()).install(body["manifest"], fault=fault)
-    return jsonify({**install.summary(), "lifecycle_status": status}), 201
-
-
-@bp.post("/uninstall")
-def uninstall_view():
-    """Uninstall an app: {"app_id", "fault"?}; its preUninstall endpoint is called first."""
-    body = _body()
-    status = host_for(site_state()).uninstall(str(body.get("app_id") or ""), fault=body.get("fault"))
-    return jsonify({"pre_uninstall_status": status})
-
-
-@bp.post("/tokens/config")
-def token_config_view():
-    """Token lifetimes: {"system_ttl_s"?, "user_ttl_s"?} (a short one lets a test see a token expire)."""
-    host = host_for(site_state())
-    for key, value in _body().items():
-        if key not in host.token_config or isinstance(value, bool) or not isinstance(value, int | float):
-            raise JiraError(400, [f"unknown or invalid token setting {key}"])
-        host.token_config[key] = value
-    return jsonify(host.token_config)
-
-
-@bp.post("/token")
-def token_view():
-    """Mint a FIT: {"app_id", "installation_id"?, "principal"?, "staging"?, "fault"?} -> {"token"}."""
-    body = _body()
-    host = host_for(site_state())
-    app_id = body.get("app_id")
-    if not isinstance(app_id, str) or not app_id:
-        raise JiraError(400, ["app_id is required"])
-    install = host.get(app_id)
-    installation_id = body.get("installation_id") or (
-        install.installation_id if install else installation_ari(uuid.uuid5(uuid.NAMESPACE_URL, app_id)))
-    environment_id = install.environment_id if install else str(uuid.uuid5(uuid.NAMESPACE_URL, installation_id))
-    staging = bool(body.get("staging"))
-    claims = host.claims(app_id, installation_id, environment_id, principal=body.get("principal"), staging=staging)
-    return jsonify({"token": host.sign(claims, staging=staging, fault=body.get("fault")), "claims": claims})
-
-
-@bp.post("/keys/rotate")
-def rotate_view():
-    """Publish a new signing key: {"staging"?, "retire_old"?} -> {"kid"}."""
-    body = _body()
-    kid = host_for(site_state()).rotate(staging=bool(body.get("staging")), retire_old=bool(body.get("retire_old")))
-    return jsonify({"kid": kid})
-
-
-@keys_bp.get("/_forge/jwks.json")
-def jwks_view():
-    """The FIT key set, like https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json."""
-    return jsonify(host_for(site_state()).jwks())
-
-
-@keys_bp.get("/_forge/stg/jwks.json")
-def staging_jwks_view():
-    """The staging FIT key set (tokens whose apiBaseUrl is on api.stg.atlassian.com)."""
-    return jsonify(host_for(site_state()).jwks(staging=True))
-
-
 def register(app, state) -> None:
-    """Create the site's ForgeHost, its control endpoints and the JWKS routes."""
+    """Create the site's ForgeHost and its authenticator; register the Forge modules built on it."""
     state.forge_host = ForgeHost(state)
     # Before OAuth's authenticator, which refuses every Bearer token under /ex it did not issue.
     state.authenticators.append(state.forge_host.authenticate)
-    app.register_blueprint(bp)
-    app.register_blueprint(keys_bp)
     app.before_request(_enforce_forge_scopes)
-    from jira_sandbox import forge_bridge, forge_events  # they build on this module
+    from jira_sandbox import (  # they build on this module
+        forge_bridge,
+        forge_control,
+        forge_events,
+        forge_schedule,
+        forge_ui,
+    )
+    forge_control.register(app, state)
     forge_events.register(app, state)
+    forge_schedule.register(app, state)
     forge_bridge.register(app, state)
+    forge_ui.register(app, state)

@@ -8,10 +8,17 @@ claim and a real qsh for that URL (`?qsh=context` on the page gives "context-qsh
 A glance shows the status the app stored in the issue property
 `com.atlassian.jira.issue:<app>:<glance>:status` (`{"type": "badge", "value": {"label"}}`).
 The transition and priority forms go through `state` so webhooks fire. Jinja autoescapes all.
+Forge apps' issue modules (their Custom UI in the context area) come from `forge_ui.issue_frames`.
+
+Each Connect app iframe is sandboxed with Jira's own allowlist and named the way simple-xdm (the bridge
+behind Connect's all.js) names it: `window.name` is JSON with the iframe's `extension_id` and the
+host `origin`. `connect_host.js` is Jira's side of that bridge, enough of it for `AP.resize`.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -20,9 +27,14 @@ from jira_sandbox.catalog import PRIORITIES, STATUSES
 from jira_sandbox.connect_host import PLUGINS_VERSION, host_for, site_state
 from jira_sandbox.connect_jwt import sign_for_app
 from jira_sandbox.errors import JiraError
+from jira_sandbox.forge_ui import issue_frames
 
 bp = Blueprint("sandbox_pages", __name__, template_folder="templates")
 LOZENGE = {"new": "default", "indeterminate": "inprogress", "done": "success"}
+# What Jira Cloud puts on Connect iframes (Atlassian's change notice "Sandboxing of Connect app
+# iframes"): modals are allowed, so an app's confirm() works; the top page moves only on a click.
+CONNECT_IFRAME_SANDBOX = ("allow-downloads allow-forms allow-modals allow-popups allow-same-origin allow-scripts "
+                          "allow-top-navigation-by-user-activation")
 
 
 def _expand(url: str, issue: dict, project: dict) -> str:
@@ -61,7 +73,21 @@ def _display(value) -> str:
     return str(value)
 
 
-def _apps(state, issue: dict, viewer: str, context_qsh: bool) -> tuple[list, list]:
+def bridge_name(install, module: dict, host_origin: str) -> dict:
+    """The iframe's simple-xdm init data (its `window.name`): a fresh extension id and the host origin."""
+    extension_id = f"{install.key}__{module.get('key', 'panel')}__{secrets.token_hex(4)}"
+    return {"extension_id": extension_id, "origin": host_origin,
+            "options": {"autoresize": True, "hostOrigin": host_origin},
+            "api": {"env": {"resize": {"args": ["width", "height"]}}}}
+
+
+def _frame(state, install, module: dict, issue: dict, viewer: str, context_qsh: bool, host_origin: str) -> dict:
+    bridge = bridge_name(install, module, host_origin)
+    return {"src": panel_url(state, install, module, issue, viewer, context_qsh),
+            "extension_id": bridge["extension_id"], "bridge": json.dumps(bridge)}
+
+
+def _apps(state, issue: dict, viewer: str, context_qsh: bool, host_origin: str) -> tuple[list, list]:
     panels, glances = [], []
     for install in host_for(state).all():
         if not install.enabled:
@@ -69,13 +95,13 @@ def _apps(state, issue: dict, viewer: str, context_qsh: bool) -> tuple[list, lis
         for module in install.panels:
             panels.append({"app": install.name, "key": module.get("key"),
                            "name": (module.get("name") or {}).get("value", module.get("key")),
-                           "src": panel_url(state, install, module, issue, viewer, context_qsh)})
+                           **_frame(state, install, module, issue, viewer, context_qsh, host_origin)})
         for glance in install.glances:
             status = issue["properties"].get(f"com.atlassian.jira.issue:{install.key}:{glance.get('key')}:status")
             label = ((status or {}).get("value") or {}).get("label") if isinstance(status, dict) else None
             glances.append({"name": (glance.get("name") or {}).get("value", glance.get("key")),
-                            "label": (glance.get("content") or {}).get("label", {}).get("value"),
-                            "status": label, "src": panel_url(state, install, glance, issue, viewer, context_qsh)})
+                            "label": (glance.get("content") or {}).get("label", {}).get("value"), "status": label,
+                            **_frame(state, install, glance, issue, viewer, context_qsh, host_origin)})
     return panels, glances
 
 
@@ -94,11 +120,14 @@ def browse(key):
         snapshot = dict(issue, properties=dict(issue["properties"]))
     fields, names = rendered["fields"], rendered["names"]
     custom = [(names[f], _display(v)) for f, v in fields.items() if f.startswith("customfield_") and v is not None]
-    panels, glances = _apps(state, snapshot, viewer, request.args.get("qsh") == "context")
+    # The origin the browser sees this page at, as simple-xdm takes it from `location.origin`.
+    host_origin = request.host_url.rstrip("/")
+    panels, glances = _apps(state, snapshot, viewer, request.args.get("qsh") == "context", host_origin)
     return render_template(
         "sandbox_issue.html", issue=rendered, f=fields, custom=custom, display=_display,
         lozenge=LOZENGE.get(STATUSES[snapshot["status"]][1], "default"), transitions=transitions,
-        priorities=[name for _, name in PRIORITIES], panels=panels, glances=glances)
+        priorities=[name for _, name in PRIORITIES], panels=panels, glances=glances,
+        iframe_sandbox=CONNECT_IFRAME_SANDBOX, forge_frames=issue_frames(state, snapshot["key"], viewer))
 
 
 @bp.post("/browse/<key>/transition")

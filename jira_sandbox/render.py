@@ -187,6 +187,8 @@ def field_value(state: SandboxState, issue: dict, field_id: str, api_version: in
         field = CUSTOM_FIELDS_BY_ID[field_id]
         if field.kind == "option" and value is not None:
             return option(state, field, value, api_version)
+        if field.kind == "user":
+            return user(state, value, api_version)
         return list(value) if isinstance(value, list) else value
     renderers = {
         "summary": lambda: issue["summary"],
@@ -270,7 +272,8 @@ def history(state: SandboxState, h: dict, api_version: int = 3) -> dict:
     items = []
     for it in h["items"]:
         it = dict(it)
-        if it["fieldId"] in ("assignee", "reporter"):
+        custom = CUSTOM_FIELDS_BY_ID.get(it["fieldId"])
+        if it["fieldId"] in ("assignee", "reporter") or (custom is not None and custom.kind == "user"):
             it["from"], it["to"] = _user_ref(state, it["from"]), _user_ref(state, it["to"])
             if state.flavour == "cloud":
                 it["tmpFromAccountId"], it["tmpToAccountId"] = it["from"], it["to"]

@@ -32,6 +32,7 @@ from jira_sandbox import render
 from jira_sandbox.connect_host import Install, host_for, require_admin, site_state
 from jira_sandbox.connect_jwt import sign_for_app
 from jira_sandbox.errors import JiraError
+from jira_sandbox.inflight import InFlight, filter_records
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,7 @@ class Dispatcher:
         self.dynamic: dict[int, dict] = {}  # dynamic webhooks, by id (see webhooks_rest)
         self.admin_hooks: dict[int, dict] = {}  # admin webhooks, by id (see webhooks_rest)
         self.next_id = 1000
-        self._cond = threading.Condition()
-        self._outstanding = 0
+        self.inflight = InFlight()
         self._held: list[Delivery] = []
         self._buffer: list[Delivery] = []
         self._rng = random.Random(self.config.seed)
@@ -142,7 +142,7 @@ class Dispatcher:
         unknown = set(options) - set(CONFIG_KEYS)
         if unknown:
             raise ValueError(f"unknown webhook options: {sorted(unknown)}")
-        with self._cond:
+        with self.inflight.cond:
             for key, value in options.items():
                 kind = type(getattr(self.config, key))
                 if kind is bool and isinstance(value, str):
@@ -222,8 +222,8 @@ class Dispatcher:
     # ---- queueing ------------------------------------------------------------------------
 
     def _enqueue(self, delivery: Delivery) -> None:
-        with self._cond:
-            self._outstanding += 1
+        with self.inflight.cond:
+            self.inflight.add()
             if self.config.paused:
                 self._held.append(delivery)
                 return
@@ -250,20 +250,13 @@ class Dispatcher:
 
     def flush(self, timeout: float = 30) -> bool:
         """Release held and buffered deliveries and wait until nothing is outstanding."""
-        with self._cond:
+        with self.inflight.cond:
             batch, self._held, self._buffer = self._held + self._buffer, [], []
             if self.config.reorder_window > 1:
                 self._rng.shuffle(batch)
         for item in batch:
             self._schedule(item, 0)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._outstanding > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
+        return self.inflight.wait_idle(timeout)
 
     # ---- one attempt ---------------------------------------------------------------------
 
@@ -293,9 +286,7 @@ class Dispatcher:
         if retryable and self.state.flavour == "cloud" and retry < self.config.max_retries:
             self._schedule(delivery, self.config.retry_backoff_s * (2 ** retry))
             return
-        with self._cond:
-            self._outstanding -= 1
-            self._cond.notify_all()
+        self.inflight.finish()
 
     def _auth_headers(self, target: Target, body: bytes) -> dict:
         if target.install is not None:
@@ -340,10 +331,7 @@ def deliveries():
     """Every attempt so far, oldest first; filter with ?kind=&event=&issue_key=."""
     with site_state().lock:
         records = list(dispatcher_for(site_state()).deliveries)
-    for key in ("kind", "event", "issue_key"):
-        if request.args.get(key):
-            records = [r for r in records if r[key] == request.args[key]]
-    return jsonify(records)
+    return jsonify(filter_records(records, request.args, ("kind", "event", "issue_key")))
 
 
 @bp.delete("/deliveries")

@@ -16,7 +16,7 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "tra
 FLASK_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 TEMPLATE_PARAM = re.compile(r"{([^{}]+)}")
 UNAUTHENTICATED = {("/api/integrations/jira/webhook", "post"), ("/api/integrations/jira/callback", "get"),
-                   ("/api/openapi.json", "get")}
+                   ("/api/integrations/jira/authorize", "get"), ("/api/openapi.json", "get")}
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from connect_app.api import (  # noqa: F401  (each registers its routes on bp)
     chat,
     connections,
     creation,
+    custom_fields,
     customers,
     impact,
     integrations,

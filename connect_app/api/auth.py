@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import jwt
 from flask import current_app, g, request
 
+from connect_app.api.params import check_query
 from connect_app.errors import ApiError
+from connect_app.platform.storable import name_problem
 from connect_app.workspaces import ensure_organization
 
 ROLES = ("csm", "pm", "support", "approver", "admin")
@@ -57,16 +59,25 @@ def decode_service_token(token: str, secret: str) -> Principal:
         raise _unauthorized("token expired") from exc
     except jwt.MissingRequiredClaimError as exc:
         raise _unauthorized(f"token lacks the {exc.claim} claim") from exc
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, OverflowError, TypeError) as exc:
+        # OverflowError/TypeError: a numeric claim PyJWT cannot read as a time (1e400, an object).
         raise _unauthorized("invalid token") from exc
     if claims["role"] not in ROLES:
         raise _unauthorized("unknown role")
     if int(claims["exp"]) - int(time.time()) > MAX_TTL_SECONDS + LEEWAY_SECONDS:
         raise _unauthorized("token lifetime too long")
-    workspace = str(claims["workspace"]).strip()
-    if not workspace or len(workspace) > 64:
+    # The workspace and user ids key rows and go into queries: plain one-line strings only (no NUL, no
+    # objects stringified into an id).
+    workspace = claims["workspace"].strip() if isinstance(claims["workspace"], str) else ""
+    if not workspace or len(workspace) > 64 or name_problem(workspace):
         raise _unauthorized("bad workspace claim")
-    return Principal(str(claims["sub"]), claims.get("email"), claims["role"], workspace)
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > 200 or name_problem(subject):
+        raise _unauthorized("bad sub claim")
+    email = claims.get("email")
+    if email is not None and (not isinstance(email, str) or len(email) > 320 or name_problem(email)):
+        raise _unauthorized("bad email claim")
+    return Principal(subject, email, claims["role"], workspace)
 
 
 def principal_from_request() -> Principal:
@@ -91,6 +102,7 @@ def require_api(*roles: str):
             if roles and principal.role not in roles:
                 raise ApiError(403, "forbidden", f"this action needs the role {' or '.join(roles)}")
             g.principal = principal
+            check_query()
             g.organization = ensure_organization(principal.workspace)
             return view(*args, **kwargs)
 

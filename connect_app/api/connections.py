@@ -8,6 +8,7 @@ from flask import current_app, g, jsonify, redirect, request
 
 from connect_app.api.auth import require_api
 from connect_app.api.blueprint import bp
+from connect_app.api.params import json_body
 from connect_app.connections import setup
 from connect_app.connections.records import (
     ConnectionSetupError,
@@ -17,13 +18,21 @@ from connect_app.connections.records import (
     serialize_connection,
 )
 from connect_app.errors import ApiError
+from connect_app.extensions import db
+from connect_app.tracking import status_map
 
 CONNECT_TYPES = ("server", "cloud_oauth")
+OAUTH_COOKIE_PATH = "/api/integrations/jira/"  # the authorize link and the callback
 MAX_SECRET_LENGTH = 2000
 
 
 def _settings() -> ConnectSettings:
     return ConnectSettings.from_config(current_app.config)
+
+
+def _cookie_path(settings: ConnectSettings) -> str:
+    """The OAuth cookie's path as the browser sees it (under BASE_URL's own path, if any)."""
+    return urlsplit(settings.base_url).path.rstrip("/") + OAUTH_COOKIE_PATH
 
 
 def _api_error(exc: ConnectionSetupError) -> ApiError:
@@ -69,21 +78,47 @@ def connect_jira():
                     "webhook": result.webhook}), 201 if result.created else 200
 
 
+@bp.get("/integrations/jira/authorize")
+def open_oauth():
+    """The link CSCX.AI's browser opens: binds the flow to this browser (a cookie), then on to Atlassian's consent."""
+    state = request.args.get("state")
+    settings = _settings()
+    cookie = setup.browser_cookie_name(state)
+    try:
+        opened = setup.open_authorization(state, settings, browser_secret=request.cookies.get(cookie))
+    except ConnectionSetupError as exc:
+        raise _api_error(exc) from None
+    response = redirect(opened.authorize_url, 302)
+    # HttpOnly (no script reads it), SameSite=Lax (sent on Atlassian's top-level redirect back to us),
+    # scoped to these routes, gone when the state expires.
+    response.set_cookie(opened.cookie_name, opened.browser_secret, max_age=opened.max_age, path=_cookie_path(settings),
+                        secure=settings.base_url.startswith("https://"), httponly=True, samesite="Lax")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/integrations/jira/callback")
 def oauth_callback():
-    """Atlassian sends the user's browser here after consent; the signed single-use state authenticates it."""
+    """Atlassian sends the user's browser here after consent; the signed single-use state and the browser's
+    cookie (set when it opened the link) authenticate it."""
+    state = request.args.get("state")
+    settings = _settings()
+    cookie = setup.browser_cookie_name(state)
     try:
-        outcome = setup.finish_oauth(state=request.args.get("state"), code=request.args.get("code"),
-                                            error=request.args.get("error"), settings=_settings())
+        outcome = setup.finish_oauth(state=state, code=request.args.get("code"), error=request.args.get("error"),
+                                     settings=settings, browser_secret=request.cookies.get(cookie))
     except ConnectionSetupError as exc:
         raise _api_error(exc) from None
     ids = [str(c.id) for c in outcome.connections]
     if outcome.redirect_after:
         parts = urlsplit(outcome.redirect_after)
         query = "&".join(q for q in (parts.query, urlencode({"jira": "connected", "connections": ",".join(ids)})) if q)
-        return redirect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)), 302)
-    return jsonify({"connections": [serialize_connection(c) for c in outcome.connections],
-                    "webhooks": outcome.webhooks, "skipped": outcome.skipped}), 200
+        response = redirect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)), 302)
+    else:
+        response = jsonify({"connections": [serialize_connection(c) for c in outcome.connections],
+                            "webhooks": outcome.webhooks, "skipped": outcome.skipped})
+    response.delete_cookie(cookie, path=_cookie_path(settings))
+    return response
 
 
 @bp.get("/integrations/jira/connections")
@@ -112,3 +147,42 @@ def disconnect_jira(connection_id: str):
     except ConnectionSetupError as exc:
         raise _api_error(exc) from None
     return jsonify(serialize_connection(connection)), 200
+
+
+@bp.get("/integrations/jira/connections/<connection_id>/status-map")
+@require_api("admin")
+def get_status_map(connection_id: str):
+    """The site's statuses (listed from Jira) and priorities, with what the connection's status map makes of them."""
+    try:
+        connection = find_connection(g.organization.id, connection_id)
+    except ConnectionSetupError as exc:
+        raise _api_error(exc) from None
+    site = status_map.read_site(connection)
+    if site.priorities and site.priorities != connection.priorities:
+        connection.priorities = site.priorities  # the freshest order, kept for sorting
+        db.session.commit()
+    return jsonify(status_map.describe(connection, site))
+
+
+@bp.put("/integrations/jira/connections/<connection_id>/status-map")
+@require_api("admin")
+def put_status_map(connection_id: str):
+    """Replace the status map: {"statuses": {status id or name: {category, meaning}}, "priority_order": [...]}.
+
+    Applies to the events processed from now on; stored history keeps the meaning it had.
+    """
+    body = json_body()
+    try:
+        connection = find_connection(g.organization.id, connection_id)
+    except ConnectionSetupError as exc:
+        raise _api_error(exc) from None
+    site = status_map.read_site(connection)
+    try:
+        new_map = status_map.validate(body, site)
+    except status_map.StatusMapError as exc:
+        raise ApiError(422, "invalid_status_map", str(exc), details=exc.errors) from None
+    if site.priorities:
+        connection.priorities = site.priorities
+    status_map.save(connection, new_map, actor_id=g.principal.user_id)
+    db.session.commit()
+    return jsonify(status_map.describe(connection, site))

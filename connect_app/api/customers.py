@@ -32,11 +32,13 @@ def upsert_customers():
         items = [body]
     else:
         raise ApiError(400, "invalid_body", "send a customer object or {\"customers\": [...]}")
-    rows = [(position, item if isinstance(item, dict) else {"_": item}) for position, item in enumerate(items, 1)]
     try:
-        upserted = domain.upsert_customers(g.organization.id, rows)
+        upserted = domain.upsert_customers(g.organization.id, list(enumerate(items, 1)))
     except domain.CustomerValidationError as exc:
-        raise ApiError(422, "invalid_customers", str(exc), details=[r.to_dict() for r in exc.rejected]) from exc
+        # A value of the wrong JSON type is a malformed request (400); a clash with another customer or
+        # row, a conflict (409); a well-formed but invalid row, 422.
+        code = {400: "invalid_body", 409: "customer_conflict"}.get(exc.status, "invalid_customers")
+        raise ApiError(exc.status, code, str(exc), details=[r.to_dict() for r in exc.rejected]) from exc
     rescore_customers(upserted.rescore)
     sla.customers_changed(upserted.rescore)
     return jsonify(upserted.counts), 200

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import g, jsonify, request
+from sqlalchemy import select
 
 from connect_app.api.auth import require_api
 from connect_app.api.blueprint import bp
 from connect_app.api.params import flag, int_arg, list_arg, workspace_issue
 from connect_app.atlassian.client import JiraError
 from connect_app.errors import ApiError
+from connect_app.extensions import db
+from connect_app.models import JiraConnection
 from connect_app.sla import store as sla
-from connect_app.sync import engine, queries
+from connect_app.sync import engine, history, on_demand, queries
 
 MAX_LIMIT = 200
 
@@ -45,9 +50,29 @@ def customer_issues(customer_id: str):
 @bp.get("/jira/issue/<key>")
 @require_api()
 def issue_detail(key: str):
-    """One issue in full: fields, custom fields, status timeline, linked customers (?connection= if ambiguous)."""
-    issue = workspace_issue(g.organization.id, key)
-    return jsonify(queries.issue_detail(g.organization.id, issue) | {"sla": sla.issue_sla(issue)})
+    """One issue in full: fields, custom fields by name, status timeline, who changed what, linked customers
+    (?connection= if ambiguous). A key not synced yet (linked to no customer) is fetched from Jira on demand;
+    ?refresh=1 fetches it again first."""
+    key = key.strip().upper()
+    if not on_demand.ISSUE_KEY.fullmatch(key):
+        raise ApiError(400, "invalid_parameter", "key must be a Jira issue key such as CS-123")
+    refresh = flag("refresh")
+    try:
+        found = queries.find_issue(g.organization.id, key, request.args.get("connection"))
+    except queries.QueryError as exc:
+        raise ApiError(400, "invalid_parameter", str(exc)) from exc
+    if refresh or not found:
+        held = {issue.connection_id for issue in found}
+        query = select(JiraConnection).where(JiraConnection.organization_id == g.organization.id)
+        if request.args.get("connection"):
+            query = query.where(JiraConnection.id == uuid.UUID(request.args["connection"]))  # checked by find_issue
+        asked = [c for c in db.session.scalars(query.order_by(JiraConnection.created_at)) if not held or c.id in held]
+        fetched, trouble = on_demand.fetch(key, asked, reason="api.issue")
+        if not fetched and not found and trouble:
+            raise ApiError(502, "jira_unavailable", f"{key} is not synced and Jira could not be asked: {trouble}")
+    issue = workspace_issue(g.organization.id, key)  # as stored now: 404 when no site has it, 409 when several do
+    return jsonify(queries.issue_detail(g.organization.id, issue) | {"sla": sla.issue_sla(issue),
+                                                                     "history": history.issue_history(issue)})
 
 
 @bp.get("/jira/sync-status")

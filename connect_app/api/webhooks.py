@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import current_app, jsonify, request
@@ -11,6 +10,7 @@ from connect_app.api.blueprint import bp
 from connect_app.atlassian import AtlassianAuthError
 from connect_app.errors import ApiError
 from connect_app.jira_app.connect.auth import app_base_path, raw_request_target
+from connect_app.logging_setup import bind_context
 from connect_app.platform import jobs
 from connect_app.tracking import inbox, process, receive
 
@@ -34,16 +34,16 @@ def jira_webhook():
         log.warning("webhook.refused", extra={"reason": error.reason})
         raise ApiError(401, "unauthorized", error.reason) from None
     try:
-        payload = inbox.validate_payload(json.loads(body))
-    except (ValueError, UnicodeDecodeError) as error:
-        message = str(error) if isinstance(error, inbox.MalformedDelivery) else "the body is not valid JSON"
-        raise ApiError(400, "malformed_webhook", message) from None
+        payload = inbox.validate_payload(inbox.parse_body(body))
+    except inbox.MalformedDelivery as error:
+        raise ApiError(400, "malformed_webhook", str(error)) from None
     try:
         receive.check_matched_webhooks(connection, payload)
     except AtlassianAuthError as error:
         raise ApiError(401, "unauthorized", error.reason) from None
     delivery_id = inbox.delivery_identifier(request.headers.get("X-Atlassian-Webhook-Identifier"), body)
-    stored = inbox.store_delivery(connection, delivery_id, payload)
+    bind_context(delivery_id=delivery_id)  # this request's lines, and the processing job's
+    stored = inbox.store_delivery(connection, delivery_id, payload, raw_body=body)
     if stored.created:
         jobs.submit(process.process_delivery, str(stored.id))
     return jsonify({"status": "accepted" if stored.created else "duplicate", "id": str(stored.id)}), (

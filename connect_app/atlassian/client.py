@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import requests
 from atlassian import Jira
+from urllib3.exceptions import NewConnectionError
 
 from connect_app.atlassian.issue_json import (
     SYNC_FIELDS,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 APP_KEY = "ai.cscx.jira"
 DEFAULT_TIMEOUT_S = 30
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+NOT_ACTED_ON = frozenset({429, 503})  # "not now": safe to send again even what is not idempotent
 CLOUD_PAGE_MAX = 100  # enhanced search: at most 100 issues per page when fields are requested
 CLOUD_IDS_PAGE_MAX = 5000  # enhanced search: up to 5000 when only ids are requested
 SERVER_PAGE_MAX = 1000  # jira.search.views.default.max on Server/DC
@@ -62,6 +64,7 @@ CREATE_META_TYPES = "issue/createmeta/{project}/issuetypes"  # Cloud, and Server
 CREATE_META_FIELDS = "issue/createmeta/{project}/issuetypes/{type}"
 CREATE_META_PAGE = 50
 STATUSES = "status"
+PRIORITIES = "priority"  # highest first; the whole list on Cloud and Server/DC alike
 SERVER_INFO = "serverInfo"
 MYSELF = "myself"
 PROJECT_SEARCH = "project/search"
@@ -79,6 +82,7 @@ __all__ = [
     "JiraClient",
     "JiraError",
     "JiraNotFound",
+    "JiraObserver",
     "JiraRateLimited",
     "RetryPolicy",
     "normalize_issue",
@@ -127,6 +131,14 @@ def _error_class(status: int) -> type[JiraError]:
     return JiraError
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request cannot have reached Jira (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP-date), None if absent or unreadable."""
     if not value:
@@ -165,6 +177,17 @@ class RetryPolicy:
         return backoff * (1 + self.rng.uniform(0, self.jitter))
 
 
+class JiraObserver:
+    """What `_send` reports: each try's answer and each wait before a retry. This base ignores both;
+    `connect_app.platform.metrics.JiraMetrics` counts them (this module stays free of metrics)."""
+
+    def answered(self, method: str, status: int) -> None:
+        """One try ended with this HTTP status (0: no answer, a network error or timeout)."""
+
+    def waited(self, status: int, seconds: float) -> None:
+        """About to sleep `seconds` before retrying a try that ended with `status`."""
+
+
 def _messages(response: requests.Response) -> tuple[list[str], dict]:
     try:
         body = response.json()
@@ -182,7 +205,7 @@ class JiraClient:
 
     def __init__(self, base_url: str, *, flavour: str = "cloud", session: requests.Session | None = None,
                  timeout: int = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None,
-                 token_provider: Callable[[], str] | None = None):
+                 token_provider: Callable[[], str] | None = None, observer: JiraObserver | None = None):
         if flavour not in ("cloud", "server"):
             raise ValueError("flavour must be 'cloud' or 'server'")
         self.base_url = base_url.rstrip("/")
@@ -191,6 +214,7 @@ class JiraClient:
         self.session = session or requests.Session()
         self.retry = retry or RetryPolicy()
         self.token_provider = token_provider
+        self.observer = observer or JiraObserver()
         self.requests_made = 0
         self.timeout = timeout
         # Retries are ours (retry_with_header=False, no backoff_and_retry): one place, typed errors.
@@ -208,8 +232,14 @@ class JiraClient:
         return f"rest/api/{self.api_version}/{path.lstrip('/')}"
 
     def _send(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
-              ok: Iterable[int] = (), follow_redirects: bool = True) -> requests.Response:
-        """Send one request with bounded retries; return the response or raise a typed JiraError."""
+              ok: Iterable[int] = (), follow_redirects: bool = True, idempotent: bool = True) -> requests.Response:
+        """Send one request with bounded retries; return the response or raise a typed JiraError.
+
+        A request that is not `idempotent` (creating an issue) is retried only when Jira cannot have acted on
+        it: the connection was never made, or Jira refused it for now (429, 503). A lost answer (a read timeout,
+        a reset, a 500/502/504) is raised instead: sending it again could create the issue twice, and the
+        caller knows how to look for what the first attempt did.
+        """
         attempt = 0
         while True:
             attempt += 1
@@ -227,17 +257,20 @@ class JiraClient:
                                                     json=json, headers={"Accept": "application/json"},
                                                     timeout=self.timeout, allow_redirects=False)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt >= self.retry.max_tries:
+                self.observer.answered(method, 0)
+                if attempt >= self.retry.max_tries or not (idempotent or _never_sent(exc)):
                     raise JiraError(0, [f"network error: {type(exc).__name__}"]) from exc
                 wait = self.retry.delay(attempt, None)
                 log.warning("jira.retry", extra={"path": path, "status": 0, "attempt": attempt, "wait_s": wait})
+                self.observer.waited(0, wait)
                 self.retry.sleep(wait)
                 continue
             status = response.status_code
+            self.observer.answered(method, status)
             if status < 400 or status in ok:
                 return response
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            retryable = status in RETRY_STATUSES and attempt < self.retry.max_tries
+            retryable = status in (RETRY_STATUSES if idempotent else NOT_ACTED_ON) and attempt < self.retry.max_tries
             if retryable and retry_after is not None and retry_after > self.retry.max_retry_after_s:
                 retryable = False
             if not retryable:
@@ -246,9 +279,10 @@ class JiraClient:
                 raise _error_class(status)(status, messages, errors, retry_after)
             wait = self.retry.delay(attempt, retry_after if status in (429, 503) else None)
             log.warning("jira.retry", extra={"path": path, "status": status, "attempt": attempt, "wait_s": wait})
+            self.observer.waited(status, wait)
             self.retry.sleep(wait)
 
-    def _json(self, method: str, path: str, **kwargs) -> Any:
+    def _json(self, method: str, path: str, **kwargs) -> Any:  # kwargs: those of _send
         response = self._send(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
@@ -353,7 +387,7 @@ class JiraClient:
         request: dict[str, Any] = {"fields": fields}
         if properties:
             request["properties"] = [{"key": key, "value": value} for key, value in properties.items()]
-        body = self._json("POST", ISSUES, json=request)
+        body = self._json("POST", ISSUES, json=request, idempotent=False)
         return {"id": str(body["id"]), "key": body["key"]}
 
     def edit_issue(self, key: str, fields: dict | None = None, update: dict | None = None) -> None:
@@ -414,6 +448,10 @@ class JiraClient:
     def get_statuses(self) -> list[dict]:
         """GET /status: every status with its category."""
         return self._json("GET", STATUSES)
+
+    def get_priorities(self) -> list[dict]:
+        """GET /priority: the site's priorities, highest first."""
+        return self._json("GET", PRIORITIES)
 
     def server_info(self) -> dict:
         """GET /serverInfo: deployment type, version, serverTime."""

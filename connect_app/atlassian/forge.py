@@ -10,14 +10,13 @@ installation (``app.installationId``), which site (``context.cloudId``, ``contex
 where to call back (``app.apiBaseUrl``) and, for UI calls, which user (``principal``).
 
 Pure by design like the rest of this package: keys come from an injected lookup
-(``JwksKeys`` fetches and caches them), and every refusal is one ``AtlassianAuthError``.
+(``JwksKeys`` fetches and caches them, key_cache.py), and every refusal is one ``AtlassianAuthError``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,13 +28,13 @@ from jwt.algorithms import RSAAlgorithm
 
 from connect_app.atlassian.jwt import (
     DEFAULT_LEEWAY_SECONDS,
-    AtlassianAuthError,
     Clock,
     decode_verified,
     refuse,
     unverified_claims,
     unverified_header,
 )
+from connect_app.atlassian.key_cache import KeyCache, KeyServerError, get_key_document
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +86,14 @@ class ForgeInvocation:
     claims: dict[str, Any] = field(repr=False)
 
 
-class JwksKeys:
+class JwksKeys(KeyCache):
     """Atlassian's FIT signing keys from a JWKS URL, cached by ``kid``; the verifier calls it per token.
 
     An unknown ``kid`` triggers one refetch of the whole set (Atlassian rotates keys by publishing
     a new one), but at most one per ``min_refresh_interval``: a stream of tokens with invented kids
-    must not turn into a stream of requests to the key server.
+    must not turn into a stream of requests to the key server. A failed fetch is retried after a
+    short backoff (key_cache), so a key server that was down for a moment does not refuse tokens
+    for the whole interval.
     """
 
     def __init__(
@@ -107,56 +108,22 @@ class JwksKeys:
         self.jwks_url = jwks_url
         self._session = session or requests.Session()
         self._timeout = timeout
-        self._cache_ttl = cache_ttl
-        self._min_refresh_interval = min_refresh_interval
-        self._clock = clock
-        self._keys: dict[str, Any] = {}
-        self._fetched_at: float | None = None
-        self._lock = threading.Lock()
+        super().__init__(self._fetch, kind="forge", whole_set=True, cache_ttl=cache_ttl,
+                         min_refresh_interval=min_refresh_interval, max_entries=_MAX_KEYS, clock=clock)
 
-    def __call__(self, kid: str) -> Any:
-        """Return the RSA public key for ``kid``; raise AtlassianAuthError when there is none."""
-        with self._lock:
-            # One lock around lookup and fetch: concurrent tokens with a new kid share one fetch.
-            now = self._clock()
-            stale = self._fetched_at is None or now - self._fetched_at >= self._cache_ttl
-            if kid in self._keys and not stale:
-                return self._keys[kid]
-            may_fetch = self._fetched_at is None or now - self._fetched_at >= self._min_refresh_interval
-            if may_fetch:
-                try:
-                    self._keys = self._fetch()
-                except AtlassianAuthError:
-                    # A failed refresh keeps the keys we had: a key server hiccup must not
-                    # refuse tokens signed with a key we already trust.
-                    if kid not in self._keys:
-                        raise
-                    return self._keys[kid]
-                finally:
-                    self._fetched_at = now
-            if kid not in self._keys:
-                raise refuse("unknown key id", "forge", kid=kid[:64], refetched=may_fetch)
-            return self._keys[kid]
-
-    def _fetch(self) -> dict[str, Any]:
-        try:
-            response = self._session.get(self.jwks_url, timeout=self._timeout)
-        except requests.Timeout:
-            log.warning("atlassian.forge_jwks.timeout", extra={"url": self.jwks_url})
-            raise AtlassianAuthError("forge key fetch timed out") from None
-        except requests.RequestException:
-            log.warning("atlassian.forge_jwks.unreachable", extra={"url": self.jwks_url})
-            raise AtlassianAuthError("forge key server unreachable") from None
-        if response.status_code != 200 or len(response.content) > _MAX_JWKS_BYTES:
+    def _fetch(self, kid: str) -> dict[str, Any]:
+        response = get_key_document(self._session, self.jwks_url, timeout=self._timeout, label="forge key",
+                                    event="atlassian.forge_jwks", log_fields={"url": self.jwks_url})
+        if len(response.content) > _MAX_JWKS_BYTES:
             log.warning("atlassian.forge_jwks.error", extra={"url": self.jwks_url, "status": response.status_code})
-            raise AtlassianAuthError("forge key server error")
+            raise KeyServerError("forge key server error")
         try:
             document = response.json()
         except ValueError:
-            raise AtlassianAuthError("forge key set malformed") from None
+            raise KeyServerError("forge key set malformed") from None
         entries = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(entries, list):
-            raise AtlassianAuthError("forge key set malformed")
+            raise KeyServerError("forge key set malformed")
         keys = dict(_rsa_keys(entries[:_MAX_KEYS]))
         log.info("atlassian.forge_jwks.fetched", extra={"url": self.jwks_url, "keys": len(keys)})
         return keys

@@ -13,18 +13,20 @@ asymmetric").
 Before signed install, a re-install was signed HS256 with the previously stored
 sharedSecret. That legacy path is available only when the caller opts in
 (``allow_legacy_shared_secret=True``) *and* passes the stored tenant; it is off by default
-because Atlassian no longer sends such tokens to Cloud apps.
+because Atlassian no longer sends such tokens to Cloud apps. A legacy re-install may not move
+the tenant: its ``baseUrl`` must be the stored one. The secret proves only that the sender once
+learned it, and a leaked secret must not be able to point the tenant (and every call we make
+for it, signed with the new secret) at another host.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -32,7 +34,6 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from connect_app.atlassian.jwt import (
     DEFAULT_LEEWAY_SECONDS,
-    AtlassianAuthError,
     Clock,
     check_qsh,
     check_times,
@@ -42,6 +43,7 @@ from connect_app.atlassian.jwt import (
     unverified_claims,
     unverified_header,
 )
+from connect_app.atlassian.key_cache import KeyCache, get_key_document
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,8 @@ def is_safe_kid(kid: object) -> bool:
     return isinstance(kid, str) and _SAFE_KID.fullmatch(kid) is not None and ".." not in kid
 
 
-class InstallKeyFetcher:
-    """Fetches Atlassian's install public keys by ``kid`` with a timeout and a bounded TTL cache."""
+class InstallKeyFetcher(KeyCache):
+    """Atlassian's install public keys (PEM) by ``kid``, with a timeout and a bounded TTL cache (key_cache)."""
 
     def __init__(
         self,
@@ -77,54 +79,21 @@ class InstallKeyFetcher:
         self._keys_url = keys_url.rstrip("/")
         self._session = session or requests.Session()
         self._timeout = timeout
-        self._cache_ttl = cache_ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(self._fetch, kind="install", whole_set=False, cache_ttl=cache_ttl,
+                         max_entries=max_entries, clock=clock)
 
     def __call__(self, kid: str) -> str:
         """Return the PEM public key for ``kid``; raise AtlassianAuthError when it can't."""
         if not is_safe_kid(kid):
             raise refuse("invalid key id", "install")
-        cached = self._cached(kid)
-        if cached is not None:
-            return cached
-        pem = self._fetch(kid)
-        with self._lock:
-            self._cache[kid] = (self._clock() + self._cache_ttl, pem)
-            self._cache.move_to_end(kid)
-            while len(self._cache) > self._max_entries:
-                self._cache.popitem(last=False)
-        return pem
+        return super().__call__(kid)
 
-    def _cached(self, kid: str) -> str | None:
-        with self._lock:
-            entry = self._cache.get(kid)
-            if entry is None:
-                return None
-            expires_at, pem = entry
-            if self._clock() >= expires_at:
-                del self._cache[kid]
-                return None
-            self._cache.move_to_end(kid)
-            return pem
-
-    def _fetch(self, kid: str) -> str:
-        url = f"{self._keys_url}/{kid}"
-        try:
-            response = self._session.get(url, timeout=self._timeout)
-        except requests.Timeout:
-            log.warning("atlassian.install_key.timeout", extra={"kid": kid})
-            raise AtlassianAuthError("install key fetch timed out") from None
-        except requests.RequestException:
-            log.warning("atlassian.install_key.unreachable", extra={"kid": kid})
-            raise AtlassianAuthError("install key server unreachable") from None
+    def _fetch(self, kid: str) -> dict[str, str]:
+        response = get_key_document(self._session, f"{self._keys_url}/{kid}", timeout=self._timeout,
+                                    label="install key", event="atlassian.install_key", not_found_ok=True,
+                                    log_fields={"kid": kid})
         if response.status_code == 404:
             raise refuse("unknown install key", "install", kid=kid)
-        if response.status_code != 200:
-            log.warning("atlassian.install_key.error", extra={"kid": kid, "status": response.status_code})
-            raise AtlassianAuthError("install key server error")
         body = response.content
         if len(body) > _MAX_KEY_BYTES:
             raise refuse("invalid install key", "install", kid=kid)
@@ -135,7 +104,7 @@ class InstallKeyFetcher:
         if not isinstance(key, RSAPublicKey):
             raise refuse("invalid install key", "install", kid=kid)
         log.info("atlassian.install_key.fetched", extra={"kid": kid})
-        return body.decode("ascii").strip()
+        return {kid: body.decode("ascii").strip()}
 
 
 def _audiences(claims: dict[str, Any]) -> list[str]:
@@ -154,10 +123,15 @@ def verify_install_token(
     key_fetcher: KeyFetcher,
     known_tenant: Any = None,
     allow_legacy_shared_secret: bool = False,
+    body_base_url: str | None = None,
     leeway: float = DEFAULT_LEEWAY_SECONDS,
     clock: Clock = time.time,
 ) -> dict[str, Any]:
-    """Verify an installed/uninstalled lifecycle JWT and return its claims; the lifecycle views call this."""
+    """Verify an installed/uninstalled lifecycle JWT and return its claims; the lifecycle views call this.
+
+    ``body_base_url`` is the body's ``baseUrl``: a legacy (HS256) re-install is refused unless it
+    is the stored tenant's ``base_url``.
+    """
     kind = "install"
     if not isinstance(body_client_key, str) or not body_client_key:
         raise refuse("missing clientKey", kind)
@@ -166,7 +140,7 @@ def verify_install_token(
     if alg == INSTALL_ALGORITHM:
         claims = _verify_signed_install(token, header, body_client_key, app_base_url, key_fetcher)
     elif alg == LEGACY_ALGORITHM and allow_legacy_shared_secret and known_tenant is not None:
-        claims = _verify_legacy_reinstall(token, body_client_key, known_tenant)
+        claims = _verify_legacy_reinstall(token, body_client_key, known_tenant, body_base_url)
     else:
         # Includes "none", unknown algorithms, and HS256 where no stored secret may vouch
         # for it: an HS256 install token signed with the sharedSecret in its own body
@@ -209,8 +183,17 @@ def _check_install_identity(claims: dict[str, Any], body_client_key: str, app_ba
         raise refuse("wrong audience", "install")
 
 
-def _verify_legacy_reinstall(token: str, body_client_key: str, known_tenant: Any) -> dict[str, Any]:
-    """Verify the pre-signed-install re-install: HS256 with the *stored* sharedSecret."""
+def _site(url: Any) -> str | None:
+    """A site URL compared loosely: scheme and host case-insensitive, no trailing slash."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def _verify_legacy_reinstall(token: str, body_client_key: str, known_tenant: Any,
+                             body_base_url: str | None) -> dict[str, Any]:
+    """Verify the pre-signed-install re-install: HS256 with the *stored* sharedSecret, for the stored baseUrl."""
     kind = "install"
     secret = shared_secret_of(known_tenant)
     if not secret:
@@ -218,4 +201,9 @@ def _verify_legacy_reinstall(token: str, body_client_key: str, known_tenant: Any
     claims = decode_verified(token, secret, LEGACY_ALGORITHM, kind)
     if claims.get("iss") != body_client_key:
         raise refuse("issuer does not match clientKey", kind)
+    stored = _site(known_tenant.get("base_url") if isinstance(known_tenant, Mapping) else
+                   getattr(known_tenant, "base_url", None))
+    # Fails closed: no stored URL, or no body URL to compare, is a refusal too.
+    if stored is None or _site(body_base_url) != stored:
+        raise refuse("a re-install signed with the stored secret cannot change baseUrl", kind)
     return claims

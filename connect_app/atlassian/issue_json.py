@@ -10,6 +10,10 @@ from typing import Any
 SYNC_FIELDS = ("summary", "issuetype", "project", "status", "priority", "resolution", "assignee", "reporter",
                "labels", "components", "created", "updated", "resolutiondate")
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
+# Jira's default priority schemes, highest first (Cloud, then Server/DC's older names): the order
+# when a site's own `GET /priority` list is not known yet.
+DEFAULT_PRIORITY_ORDER = ("Blocker", "Highest", "Critical", "High", "Major", "Medium", "Low", "Minor",
+                          "Lowest", "Trivial")
 _OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 
 

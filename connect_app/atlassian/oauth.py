@@ -84,11 +84,16 @@ def site_api_url(api_url: str, cloud_id: str) -> str:
     return f"{api_url.rstrip('/')}/ex/jira/{cloud_id}"
 
 
+def pkce_challenge(verifier: str) -> str:
+    """The S256 code_challenge of a code_verifier (RFC 7636)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def new_pkce_pair() -> tuple[str, str]:
     """(code_verifier, S256 code_challenge) per RFC 7636."""
     verifier = secrets.token_urlsafe(64)[:96]
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return verifier, pkce_challenge(verifier)
 
 
 def sign_state(nonce: str, key: str) -> str:
@@ -99,7 +104,8 @@ def sign_state(nonce: str, key: str) -> str:
 
 def verify_state(state: str, key: str) -> str | None:
     """The nonce of a state this service signed, None for anything else."""
-    if not isinstance(state, str) or state.count(".") != 1 or len(state) > 200:
+    # ASCII only: compare_digest refuses non-ASCII text (a TypeError, so a 500 for `?state=%C3%A9.x`).
+    if not isinstance(state, str) or not state.isascii() or state.count(".") != 1 or len(state) > 200:
         return None
     nonce, _ = state.split(".")
     return nonce if nonce and hmac.compare_digest(sign_state(nonce, key), state) else None

@@ -6,29 +6,23 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from connect_app.atlassian.client import JiraError, RetryPolicy
 from connect_app.chat.answers import Answer, ask, clarify_connection, which_customer
 from connect_app.chat.replies import duration, issues_phrase, listing, plural
 from connect_app.chat.understand import Reading
-from connect_app.connections.access import jira_client
-from connect_app.connections.records import NeedsReauth, TokenUnavailable
-from connect_app.connections.urlsafety import UnsafeUrl
+from connect_app.connections import priorities
 from connect_app.extensions import db
 from connect_app.impact.queries import browse_url
 from connect_app.models import JiraConnection, JiraCustomerLink, JiraIssue, SlaResult
-from connect_app.models.tenancy import ConnectionStatus
 from connect_app.sla.store import STATE_ORDER, issue_sla
-from connect_app.sync import engine, queries
+from connect_app.sync import on_demand, queries
+from connect_app.sync.on_demand import host_of
 
 log = logging.getLogger(__name__)
 
 SHOWN = 10  # issues in the card
-FETCH_TIMEOUT_S = 10  # a chat answer waits this long for a Jira that does not answer, once
-PRIORITY_RANK = {name: n for n, name in enumerate(queries.PRIORITY_ORDER)}
 URGENCY = {"breached": 0, "at_risk": 1}
 CATEGORY_WORDS = {"new": "not started", "indeterminate": "in progress", "done": "done"}
 
@@ -37,11 +31,6 @@ def connections_of(organization_id: str) -> dict[uuid.UUID, JiraConnection]:
     """The workspace's Jira connections by id."""
     return {c.id: c for c in db.session.scalars(select(JiraConnection).where(
         JiraConnection.organization_id == organization_id))}
-
-
-def host_of(connection: JiraConnection) -> str:
-    """The site's host name as people know it (jira.acme.com)."""
-    return urlsplit(connection.display_url or connection.base_url).hostname or connection.base_url
 
 
 def find_issues(organization_id: str, key: str, *, site: str | None = None, connection_id: str | None = None,
@@ -55,21 +44,7 @@ def find_issues(organization_id: str, key: str, *, site: str | None = None, conn
              if issue.connection_id in {c.id for c in wanted}]
     if found:
         return found, connections, None
-    trouble = None
-    for connection in wanted:
-        if connection.status != ConnectionStatus.ACTIVE:
-            continue
-        try:
-            client = jira_client(connection, retry=RetryPolicy(max_tries=1), timeout=FETCH_TIMEOUT_S)
-            issue = engine.sync_issue(connection, key, client=client)
-        except (JiraError, NeedsReauth, TokenUnavailable, UnsafeUrl) as exc:
-            db.session.rollback()
-            log.info("chat.fetch_failed", extra={"connection": str(connection.id), "error": type(exc).__name__})
-            trouble = f"{host_of(connection)} did not answer ({exc})"
-            continue
-        if issue is not None and issue.deleted_at is None:
-            log.info("chat.fetched", extra={"connection": str(connection.id)})
-            found.append(issue)
+    found, trouble = on_demand.fetch(key, wanted, reason="chat")
     return found, connections, trouble
 
 
@@ -105,9 +80,13 @@ def _urgent(organization_id: str, customer, asked: dict) -> list[tuple[dict[str,
     for issue, state in rows:
         if issue.id not in worst or URGENCY[state] < URGENCY[worst[issue.id][1]]:
             worst[issue.id] = (issue, state)
-    fitting = [(queries.issue_summary(issue), state) for issue, state in worst.values() if _fits(issue, asked)]
-    return sorted(fitting, key=lambda pair: (URGENCY[pair[1]], PRIORITY_RANK.get(pair[0]["priority"], 99),
-                                             pair[0]["key"]))
+    ranks = {connection_id: priorities.rank_of(order)
+             for connection_id, order in priorities.workspace_orders(organization_id).items()}
+    fitting = [(issue, state) for issue, state in worst.values() if _fits(issue, asked)]
+    fitting.sort(key=lambda pair: (URGENCY[pair[1]],
+                                   ranks.get(pair[0].connection_id, {}).get((pair[0].priority or "").casefold(), 99),
+                                   pair[0].jira_key))
+    return [(queries.issue_summary(issue), state) for issue, state in fitting]
 
 
 def _fits(issue: JiraIssue, asked: dict) -> bool:
@@ -129,7 +108,7 @@ def show_issues(organization_id: str, reading: Reading) -> Answer:
         status_category=(asked["status_category"],) if asked.get("status_category") else (),
         priority=(asked["priority"],) if asked.get("priority") else (),
         issue_type=(asked["type"],) if asked.get("type") else (), open_only=bool(asked.get("open")),
-        sort="priority", limit=SHOWN).check()
+        sort="-priority", limit=SHOWN).check()
     result = queries.customer_issues(organization_id, customer, filters)
     urgent = _urgent(organization_id, customer, asked)
     listed = [issue for issue, _ in urgent]

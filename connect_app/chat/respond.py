@@ -66,7 +66,8 @@ def parse_request(raw: Any) -> ChatRequest:
     if conversation_id is not None and (not isinstance(conversation_id, str)
                                         or not conversations.CONVERSATION_ID.fullmatch(conversation_id)):
         errors["conversation_id"] = "must be 1-100 letters, digits or . _ : -"
-    context = raw.get("context") or {}
+    context = raw.get("context")
+    context = {} if context is None else context
     if not isinstance(context, dict):
         errors["context"] = "must be an object with customer_id and/or issue_key"
         context = {}

@@ -2,7 +2,8 @@
 
 Everything that talks to a connection's Jira (sync, webhook registration, the panel's write-back,
 issue creation) gets its client from `jira_client`, the one place that knows the three kinds:
-- connect: every request signed with a Connect JWT (the install's shared secret);
+- connect: every request signed with a Connect JWT (the install's shared secret), through the safe
+  session with the Connect rule (an Atlassian Cloud site unless private URLs are allowed);
 - oauth: a Bearer access token against `{api}/ex/jira/{cloudId}`, from the `TokenProvider` that
   refreshes and rotates tokens safely;
 - server: a Bearer personal access token (or Basic), through a session that refuses internal hosts
@@ -24,6 +25,7 @@ from connect_app.connections.records import ConnectSettings, TokenUnavailable, c
 from connect_app.connections.urlsafety import SafeSession
 from connect_app.models import ConnectionKind, JiraConnection
 from connect_app.models.types import utcnow
+from connect_app.platform import metrics
 
 SERVER_DEPLOYMENTS = ("server", "datacenter")
 
@@ -38,8 +40,9 @@ def jira_client(connection: JiraConnection, *, settings: ConnectSettings | None 
     base_url = connection.base_url
     provider = None
     if connection.kind == ConnectionKind.CONNECT:
-        # Cloud: a site URL from a signed install.
-        session = requests.Session()
+        # Cloud: a site URL from a signed install, still checked on every request (an Atlassian
+        # site unless private URLs are allowed; its addresses public, the connection pinned to them).
+        session = SafeSession(allow_private=settings.allow_private_urls, atlassian_only=True)
         session.auth = ConnectJwtAuth(issuer=APP_KEY, secret=connection.shared_secret, base_url=base_url)
     elif connection.kind == ConnectionKind.OAUTH:
         session = requests.Session()
@@ -62,7 +65,7 @@ def jira_client(connection: JiraConnection, *, settings: ConnectSettings | None 
     else:
         raise ValueError(f"unknown connection kind {connection.kind!r}")
     return JiraClient(base_url, flavour=flavour, session=session, timeout=timeout, retry=retry,
-                      token_provider=provider)
+                      token_provider=provider, observer=metrics.JIRA)
 
 
 def forge_system_token(connection: JiraConnection) -> str:

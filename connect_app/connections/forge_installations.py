@@ -1,8 +1,11 @@
-"""Forge installations: record lifecycle events, re-key a Connect site that upgraded, cache the system token.
+"""Forge installations: record lifecycle events, re-key a site's earlier install, cache the system token.
 
 A Forge install is keyed by `app.installationId` (Forge passes the Connect clientKey through only until
-Connect's end of support). The first Forge invocation for a site that has our Connect install takes
-that connection over: same row, so the same customers, links, history and workspace.
+Connect's end of support). A new installation on a site we already know takes that site's connection
+over: same row, so the same customers, links, history and workspace. That is the site's Connect install
+(the app was upgraded to Forge), or its uninstalled Forge install (a reinstall gets a new installationId,
+and Atlassian leaves mapping the old one to the new to the remote); a Forge install still live is never
+taken (another environment of the app on the same site keeps its own).
 Called by the Forge routes (`connect_app.jira_app.forge`) with a verified `ForgeInvocation`.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from connect_app.atlassian.forge import ForgeInvocation
 from connect_app.connections.records import audit, find_tenant
@@ -30,34 +33,42 @@ SYSTEM_TOKEN_LIFETIME = timedelta(hours=2)
 SYSTEM_TOKEN_REFRESH_STEP = timedelta(minutes=15)
 
 
-def _connect_connection_of_site(invocation: ForgeInvocation) -> JiraConnection | None:
-    """Our Connect install on the same site (cloudId, else the site URL), the newest first."""
+def _earlier_connection_of_site(invocation: ForgeInvocation) -> JiraConnection | None:
+    """The site's Connect install, else its uninstalled Forge install (cloudId, else the site URL), newest first."""
     same_site = [JiraConnection.cloud_id == invocation.cloud_id]
     if invocation.site_url:
         site = invocation.site_url.rstrip("/")
         same_site += [JiraConnection.base_url == site, JiraConnection.display_url == site]
-    return db.session.scalar(
-        select(JiraConnection).where(JiraConnection.kind == ConnectionKind.CONNECT, or_(*same_site))
-        .order_by(JiraConnection.created_at.desc()).limit(1))
+    for kind in (ConnectionKind.CONNECT, ConnectionKind.FORGE):
+        query = select(JiraConnection).where(JiraConnection.kind == kind, or_(*same_site))
+        if kind == ConnectionKind.FORGE:
+            query = query.where(JiraConnection.status == ConnectionStatus.UNINSTALLED)
+        found = db.session.scalar(query.order_by(JiraConnection.created_at.desc()).limit(1))
+        if found is not None:
+            return found
+    return None
 
 
 def record_forge_install(invocation: ForgeInvocation, *, event: str, installer: str | None = None) -> JiraConnection:
-    """Create, refresh or take over (from Connect) the connection of a verified installed/upgraded event."""
+    """Create, refresh or take over (the site's Connect or uninstalled Forge install) the connection of an install."""
     connection = find_tenant(installation_id=invocation.installation_id, live_only=False)
     action = "connection.installed"
     if connection is None:
-        connection = _connect_connection_of_site(invocation)
-        if connection is not None:
+        connection = _earlier_connection_of_site(invocation)
+        if connection is not None and connection.kind == ConnectionKind.CONNECT:
             # The Connect app was upgraded to Forge on this site: re-key the same row, so its workspace,
             # customers, links and history stay. Its clientKey is kept for the record, but Connect tokens
             # no longer find it (the tenant lookup by clientKey is for Connect connections only).
             action = "connection.upgraded_to_forge"
             connection.kind = ConnectionKind.FORGE
             connection.shared_secret = None
+        elif connection is not None:
+            # Reinstalled within the retention period: the new installation takes the old one's row.
+            action = "connection.reinstalled"
         else:
             connection = JiraConnection(kind=ConnectionKind.FORGE)
             db.session.add(connection)
-    reinstall = connection.id is not None and action == "connection.installed"
+    reinstall = connection.id is not None and action != "connection.upgraded_to_forge"
     connection.installation_id = invocation.installation_id
     connection.base_url = invocation.api_base_url
     connection.display_url = (invocation.site_url or connection.display_url or invocation.api_base_url).rstrip("/")
@@ -74,7 +85,8 @@ def record_forge_install(invocation: ForgeInvocation, *, event: str, installer: 
                    "reinstall": reinstall})
     db.session.commit()
     log.info("forge.installed", extra={"installation_id": invocation.installation_id, "event": event,
-                                       "upgraded_from_connect": action == "connection.upgraded_to_forge"})
+                                       "upgraded_from_connect": action == "connection.upgraded_to_forge",
+                                       "reinstalled": action == "connection.reinstalled"})
     return connection
 
 
@@ -107,3 +119,23 @@ def remember_system_token(connection: JiraConnection, token: str | None, *,
     log.info("forge.system_token.cached", extra={"installation_id": connection.installation_id,
                                                  "expires_at": expires_at.isoformat()})
     return True
+
+
+def claim_due_sync(connection: JiraConnection, lease: timedelta) -> bool:
+    """Claim the connection's periodic sync if it is due (active, linked, next_sync_at passed); True if claimed.
+
+    One conditional UPDATE moves next_sync_at a lease ahead, so the minute's `sync.due` job and a second
+    trigger see it as not due: one sync is enqueued. The sync sets the real next time when it ends; if its
+    job is lost, the lease runs out and `sync.due` enqueues it again.
+    """
+    now = utcnow()
+    claimed = db.session.execute(
+        update(JiraConnection)
+        .where(JiraConnection.id == connection.id, JiraConnection.status == ConnectionStatus.ACTIVE,
+               JiraConnection.organization_id.is_not(None),
+               or_(JiraConnection.next_sync_at.is_(None), JiraConnection.next_sync_at <= now))
+        .values(next_sync_at=now + lease)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1

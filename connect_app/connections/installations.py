@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from connect_app.connections.records import find_tenant
 from connect_app.connections.retention import UNINSTALL_RETENTION
+from connect_app.connections.urlsafety import UnsafeUrl, validate_base_url, validate_connect_base_url
 from connect_app.extensions import db
 from connect_app.models import AuditEntry, ConnectionKind, ConnectionStatus, JiraConnection, LinkCode
 from connect_app.models.types import utcnow
@@ -44,15 +45,36 @@ def validate_install_payload(payload: Any, app_key: str) -> dict[str, Any]:
     return payload
 
 
-def record_install(payload: dict[str, Any]) -> JiraConnection:
-    """Create or refresh the connection of a verified `installed` event."""
+def install_urls(payload: dict[str, Any], *, allow_private_urls: bool) -> tuple[str, str]:
+    """(base URL, display URL) of an `installed` body under the URL-safety policy; UnsafeUrl otherwise.
+
+    We call the baseUrl with the tenant's secret, so it must be an Atlassian Cloud site unless
+    ALLOW_PRIVATE_JIRA_URLS is set; the displayUrl (a custom domain may differ) is only linked to,
+    so it need only be a plain http(s) URL.
+    """
+    try:
+        base_url = validate_connect_base_url(payload["baseUrl"], allow_private=allow_private_urls)
+    except UnsafeUrl as exc:
+        raise UnsafeUrl(f"baseUrl: {exc}") from None
+    display = payload.get("displayUrl") or base_url
+    try:
+        if not isinstance(display, str):
+            raise UnsafeUrl("must be a URL")
+        return base_url, validate_base_url(display, allow_private=True)
+    except UnsafeUrl as exc:
+        raise UnsafeUrl(f"displayUrl: {exc}") from None
+
+
+def record_install(payload: dict[str, Any], *, allow_private_urls: bool = False) -> JiraConnection:
+    """Create or refresh the connection of a verified `installed` event; UnsafeUrl for a refused baseUrl."""
+    base_url, display_url = install_urls(payload, allow_private_urls=allow_private_urls)
     connection = find_tenant(payload["clientKey"], live_only=False)
     created = connection is None
     if created:
         connection = JiraConnection(kind=ConnectionKind.CONNECT, client_key=payload["clientKey"])
         db.session.add(connection)
-    connection.base_url = payload["baseUrl"].rstrip("/")
-    connection.display_url = (payload.get("displayUrl") or payload["baseUrl"]).rstrip("/")
+    connection.base_url = base_url
+    connection.display_url = display_url
     connection.cloud_id = payload.get("cloudId") or connection.cloud_id
     connection.shared_secret = payload["sharedSecret"]
     connection.deployment = "cloud"
@@ -108,7 +130,7 @@ def create_link_code(organization_id: str, created_by: str) -> tuple[str, LinkCo
 
 
 def link_with_code(connection: JiraConnection, code: str, jira_account_id: str | None) -> str:
-    """Bind a Connect install to the workspace that issued the code; returns the workspace id."""
+    """Bind an app install (Connect, or Forge from its admin page) to the workspace that issued the code."""
     now = utcnow()
     # One UPDATE claims the code, so two submissions of the same code cannot both succeed.
     claimed = db.session.execute(
@@ -130,7 +152,8 @@ def link_with_code(connection: JiraConnection, code: str, jira_account_id: str |
                               actor_id=jira_account_id, action="connection.linked", target_type="jira_connection",
                               target_id=str(connection.id), details={"base_url": connection.base_url}))
     db.session.commit()
-    log.info("connect.linked", extra={"client_key": connection.client_key, "workspace": claimed})
+    log.info("connect.linked", extra={"client_key": connection.client_key,
+                                      "installation_id": connection.installation_id, "workspace": claimed})
     return claimed
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from connect_app.models import (
 from connect_app.models.types import iso
 
 CALLBACK_PATH = "/api/integrations/jira/callback"
+AUTHORIZE_PATH = "/api/integrations/jira/authorize"  # opened by the browser; binds the flow to it
 WEBHOOK_PATH = "/api/integrations/jira/webhook"
 
 
@@ -65,6 +67,10 @@ class ConnectSettings:
     def callback_url(self) -> str:
         """The OAuth redirect_uri registered in the Atlassian developer console."""
         return f"{self.base_url}{CALLBACK_PATH}"
+
+    def authorize_link(self, state: str) -> str:
+        """Our own link that sends a browser on to Atlassian's consent screen, binding the flow to it."""
+        return f"{self.base_url}{AUTHORIZE_PATH}?{urlencode({'state': state})}"
 
     def webhook_url(self, connection_id: uuid.UUID | str) -> str:
         """Where Jira delivers webhooks of one connection (the webhooks endpoint verifies them)."""

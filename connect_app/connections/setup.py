@@ -7,6 +7,7 @@ stored encrypted (EncryptedText) and never logged, audited or echoed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from connect_app.atlassian.client import JiraAuthError, JiraError, JiraNotFound, RetryPolicy
 from connect_app.atlassian.oauth import (
@@ -22,6 +23,7 @@ from connect_app.atlassian.oauth import (
     OAuthError,
     authorize_url,
     new_pkce_pair,
+    pkce_challenge,
     sign_state,
     site_api_url,
     verify_state,
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 
 MIN_SERVER_VERSION = (8, 0)
 STATE_TTL = timedelta(minutes=10)
+BROWSER_COOKIE_PREFIX = "cscx_jira_oauth_"
 PROBE_TIMEOUT_S = 15
 
 
@@ -163,22 +166,85 @@ def _check_redirect_after(value: str | None) -> str | None:
     return value
 
 
-def start_oauth(organization_id: str, user_id: str, settings: ConnectSettings,
-                redirect_after: str | None = None) -> dict[str, str]:
-    """A single-use, signed, workspace- and user-bound state with a PKCE verifier, and the authorize URL."""
+def _require_oauth(settings: ConnectSettings) -> None:
     if not settings.oauth_configured:
         raise ConnectionSetupError(503, "oauth_not_configured", "Cloud OAuth 2.0 is not configured on this service: "
                                    "set ATLASSIAN_OAUTH_CLIENT_ID and ATLASSIAN_OAUTH_CLIENT_SECRET")
+
+
+def start_oauth(organization_id: str, user_id: str, settings: ConnectSettings,
+                redirect_after: str | None = None) -> dict[str, str]:
+    """A single-use, signed, workspace- and user-bound state with a PKCE verifier, and the link to open.
+
+    The link is ours (`open_authorization`), not Atlassian's: opening it binds the flow to that browser.
+    """
+    _require_oauth(settings)
     redirect_after = _check_redirect_after(redirect_after)
     nonce = secrets.token_urlsafe(24)
-    verifier, challenge = new_pkce_pair()
+    verifier, _ = new_pkce_pair()  # the challenge goes out when the link is opened
     expires_at = utcnow() + STATE_TTL
     db.session.add(OAuthState(id=nonce, organization_id=organization_id, user_id=user_id, code_verifier=verifier,
                               redirect_after=redirect_after, expires_at=expires_at))
     db.session.commit()
+    return {"authorize_url": settings.authorize_link(sign_state(nonce, settings.state_key)),
+            "expires_at": expires_at.isoformat()}
+
+
+# The state alone authenticates nothing that a stolen URL would not: it travels in Atlassian's authorize
+# URL and in our callback URL (history, logs, a shared screen). Whoever holds it could consent with their
+# own Atlassian account and have *their* site connected into the victim's workspace. So the flow is also
+# bound to a browser: opening our link (once) sets a secret, short-lived cookie there, and the callback
+# is honoured only with it. Another browser's callback is refused without spending the state.
+
+@dataclass(frozen=True)
+class OpenedAuthorization:
+    """Where to send the browser that opened the link, and the cookie binding the flow to it."""
+
+    authorize_url: str
+    cookie_name: str
+    browser_secret: str = field(repr=False)
+    max_age: int
+
+
+def browser_cookie_name(state: str | None) -> str:
+    """The cookie of one flow (named per flow: two tabs are two flows); any text gives a safe name."""
+    nonce = (state or "").split(".", 1)[0]
+    return BROWSER_COOKIE_PREFIX + hashlib.sha256(nonce.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def _browser_hash(secret: str) -> str:
+    return hashlib.sha256(f"jira-oauth-browser:{secret}".encode()).hexdigest()
+
+
+def open_authorization(state: str | None, settings: ConnectSettings,
+                       browser_secret: str | None = None) -> OpenedAuthorization:
+    """Bind a started flow to the browser opening its link, and the Atlassian URL to send it on to.
+
+    The first browser to open the link owns the flow; the same browser (its cookie) may open it
+    again, any other is refused.
+    """
+    _require_oauth(settings)
+    nonce = verify_state(state or "", settings.state_key)
+    if nonce is None:
+        raise ConnectionSetupError(400, "invalid_state", "the state parameter is missing, forged or not from here")
+    secret = browser_secret or secrets.token_urlsafe(32)
+    digest = _browser_hash(secret)
+    now = utcnow()
+    # One UPDATE binds: two browsers opening the link at once cannot both win.
+    bound = db.session.execute(
+        update(OAuthState).where(OAuthState.id == nonce, OAuthState.used_at.is_(None), OAuthState.expires_at > now,
+                                 or_(OAuthState.browser_hash.is_(None), OAuthState.browser_hash == digest))
+        .values(browser_hash=digest)
+        .returning(OAuthState.code_verifier, OAuthState.expires_at)
+    ).one_or_none()
+    db.session.commit()
+    if bound is None:
+        raise ConnectionSetupError(400, "invalid_state", "this authorization link was already opened in another "
+                                   "browser, used, or has expired; start again from CSCX.AI")
     url = authorize_url(settings.auth_url, client_id=settings.client_id, redirect_uri=settings.callback_url,
-                        state=sign_state(nonce, settings.state_key), code_challenge=challenge)
-    return {"authorize_url": url, "expires_at": expires_at.isoformat()}
+                        state=state, code_challenge=pkce_challenge(bound.code_verifier))
+    max_age = max(1, int((bound.expires_at - now).total_seconds()))
+    return OpenedAuthorization(url, browser_cookie_name(state), secret, max_age)
 
 
 @dataclass
@@ -192,29 +258,40 @@ class OAuthConnected:
     redirect_after: str | None = None
 
 
-def _claim_state(state: str | None, settings: ConnectSettings):
+def _claim_state(state: str | None, browser_secret: str | None, settings: ConnectSettings):
     nonce = verify_state(state or "", settings.state_key)
     if nonce is None:
         raise ConnectionSetupError(400, "invalid_state", "the state parameter is missing, forged or not from here")
     now = utcnow()
-    # One UPDATE claims the state: a replayed or concurrent callback with the same state gets nothing.
-    claimed = db.session.execute(
-        update(OAuthState).where(OAuthState.id == nonce, OAuthState.used_at.is_(None), OAuthState.expires_at > now)
-        .values(used_at=now)
-        .returning(OAuthState.organization_id, OAuthState.user_id, OAuthState.code_verifier,
-                   OAuthState.redirect_after)
-    ).one_or_none()
-    db.session.commit()
+    claimed = None
+    if browser_secret:
+        # One UPDATE claims the state: a replayed or concurrent callback with the same state gets nothing,
+        # and neither does a callback from a browser other than the one that opened the link.
+        claimed = db.session.execute(
+            update(OAuthState).where(OAuthState.id == nonce, OAuthState.used_at.is_(None),
+                                     OAuthState.expires_at > now,
+                                     OAuthState.browser_hash == _browser_hash(browser_secret))
+            .values(used_at=now)
+            .returning(OAuthState.organization_id, OAuthState.user_id, OAuthState.code_verifier,
+                       OAuthState.redirect_after)
+        ).one_or_none()
+        db.session.commit()
     if claimed is None:
-        raise ConnectionSetupError(400, "invalid_state",
-                                   "this authorization was already used or has expired; start again from CSCX.AI")
+        pending = db.session.scalar(select(OAuthState.id).where(
+            OAuthState.id == nonce, OAuthState.used_at.is_(None), OAuthState.expires_at > now))
+        if pending is None:
+            raise ConnectionSetupError(400, "invalid_state",
+                                       "this authorization was already used or has expired; start again from CSCX.AI")
+        raise ConnectionSetupError(400, "browser_mismatch",
+                                   "this authorization was not started in this browser (or its cookie was blocked): "
+                                   "finish it in the browser that opened the link from CSCX.AI, or start again")
     return claimed
 
 
-def finish_oauth(*, state: str | None, code: str | None, error: str | None,
-                 settings: ConnectSettings) -> OAuthConnected:
-    """The callback: check state, exchange the code, list the sites, save one connection per Jira site."""
-    organization_id, user_id, verifier, redirect_after = _claim_state(state, settings)
+def finish_oauth(*, state: str | None, code: str | None, error: str | None, settings: ConnectSettings,
+                 browser_secret: str | None = None) -> OAuthConnected:
+    """The callback: check state and browser, exchange the code, list the sites, save one connection per site."""
+    organization_id, user_id, verifier, redirect_after = _claim_state(state, browser_secret, settings)
     if error:
         raise ConnectionSetupError(400, "authorization_denied", f"Atlassian did not grant access ({error[:100]})")
     if not code:

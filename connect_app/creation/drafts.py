@@ -108,6 +108,8 @@ def save_approval_settings(organization_id: str, raw: Any, roles_known: Iterable
         errors |= dict.fromkeys(unknown, "unknown setting")
     current = approval_settings(organization_id)
     count = raw.get("approvals_required", current.approvals_required)
+    if isinstance(count, float) and count.is_integer():
+        count = int(count)  # JSON's 2.0 is the integer 2
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 5:
         errors["approvals_required"] = "must be a whole number from 0 (no approval) to 5"
     roles = raw.get("approver_roles", list(current.approver_roles))

@@ -239,7 +239,8 @@ def issue_summary(issue: JiraIssue) -> dict[str, Any]:
 def customer_summary(customer: Customer) -> dict[str, Any]:
     """A customer as notifications and pushes show it."""
     return {"id": str(customer.id), "name": customer.name, "external_id": customer.external_id,
-            "arr": str(customer.arr) if customer.arr is not None else None, "tier": customer.tier,
+            # A JSON number, as /api/customers shows it (stored to the cent, so a float holds it exactly).
+            "arr": float(customer.arr) if customer.arr is not None else None, "tier": customer.tier,
             "csm_owner_id": customer.csm_owner_id}
 
 

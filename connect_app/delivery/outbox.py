@@ -31,7 +31,7 @@ from sqlalchemy import and_, func, or_, select, update
 from connect_app.extensions import db
 from connect_app.models import OutboxMessage
 from connect_app.models.types import iso, utcnow
-from connect_app.platform import claims, jobs
+from connect_app.platform import claims, jobs, metrics
 from connect_app.platform.claims import RetryOutcome
 
 log = logging.getLogger(__name__)
@@ -224,6 +224,7 @@ def record_result(row_id: uuid.UUID, result: PushResult, now: datetime | None = 
             message.status, message.next_attempt_at = "pending", now + timedelta(seconds=delay)
             outcome = "retry"
     db.session.commit()
+    metrics.push_attempted(outcome, result.status)
     log.log(logging.INFO if result.ok else logging.WARNING, "outbox." + outcome,
             extra={"message_id": str(row_id), "topic": message.topic, "attempts": message.attempts,
                    "status_code": result.status})

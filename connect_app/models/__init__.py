@@ -3,6 +3,7 @@
 from connect_app.models.chat import ChatConversation
 from connect_app.models.customers import LINK_TYPES, RULE_STRATEGIES, TIERS, Customer, LinkingRule
 from connect_app.models.delivery import Notification, OutboxMessage, Subscription, WebhookDelivery
+from connect_app.models.fields import IssueFieldChange, JiraField
 from connect_app.models.governance import AuditEntry, DraftApproval, IssueDraft, SlaPolicy, SlaResult
 from connect_app.models.issues import IssueEvent, IssueImpact, IssueStatusChange, JiraCustomerLink, JiraIssue
 from connect_app.models.tenancy import (
@@ -29,10 +30,12 @@ __all__ = [
     "DraftApproval",
     "IssueDraft",
     "IssueEvent",
+    "IssueFieldChange",
     "IssueImpact",
     "IssueStatusChange",
     "JiraConnection",
     "JiraCustomerLink",
+    "JiraField",
     "JiraIssue",
     "LinkCode",
     "LinkingRule",

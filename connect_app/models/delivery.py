@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connect_app.extensions import db
@@ -23,16 +23,22 @@ class WebhookDelivery(db.Model):
     __tablename__ = "webhook_inbox"
     __table_args__ = (
         UniqueConstraint("connection_id", "delivery_id", name="uq_webhook_inbox_connection_delivery"),
+        # A signed body is one delivery whatever identifier header comes with it (the header is not signed).
+        UniqueConstraint("connection_id", "body_sha256", name="uq_webhook_inbox_connection_body"),
         Index("ix_webhook_inbox_status_next", "status", "next_attempt_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jira_connections.id", ondelete="CASCADE"))
     delivery_id: Mapped[str] = mapped_column(String(200))  # X-Atlassian-Webhook-Identifier or content hash
+    body_sha256: Mapped[str | None] = mapped_column(String(64))  # hex SHA-256 of the body as received
     event_type: Mapped[str] = mapped_column(String(80))
     jira_key: Mapped[str | None] = mapped_column(String(60))
     event_ts: Mapped[int | None] = mapped_column(BigInteger)  # Jira's `timestamp` (ms)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)  # as received, or cleaned when it had to be
+    # The body exactly as Jira signed it, kept only when `payload` had to be cleaned to be storable
+    # (NUL, unpaired surrogates, NaN or out-of-range numbers: see platform.storable).
+    raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(
         Enum(*INBOX_STATUSES, name="inbox_status", native_enum=False, create_constraint=True), default="pending"
     )

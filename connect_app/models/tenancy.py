@@ -97,6 +97,8 @@ class JiraConnection(db.Model):
     # Custom workflows: status id/name -> category (new | indeterminate | done) and our own
     # meaning ("development", ...) where the Jira category alone is not enough.
     status_map: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The site's priorities, highest first, as its GET /priority listed them at the last sync.
+    priorities: Mapped[list[str] | None] = mapped_column(JSONType)
     webhooks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     webhooks_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -130,7 +132,7 @@ class LinkCode(db.Model):
 
 
 class OAuthState(db.Model):
-    """A single-use OAuth 2.0 `state`, bound to the workspace and user who started the flow."""
+    """A single-use OAuth 2.0 `state`, bound to the workspace and user who started it and the browser that opened it."""
 
     __tablename__ = "oauth_states"
 
@@ -139,6 +141,8 @@ class OAuthState(db.Model):
     user_id: Mapped[str] = mapped_column(String(200))
     code_verifier: Mapped[str | None] = mapped_column("code_verifier_encrypted", EncryptedText)
     redirect_after: Mapped[str | None] = mapped_column(String(500))
+    # SHA-256 of the secret cookie set in the browser that opened the authorize link (set once, when opened).
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ get none). A page opened without a token, or whose token has expired, shows "rel
 Every answer carries a CSP with no inline script and `frame-ancestors` limited to CSCX.AI's origin.
 """
 
-from connect_app.pages import drafting, manage, views  # noqa: F401  (each registers its routes on bp)
+from connect_app.pages import chat, drafting, manage, views  # noqa: F401  (each registers its routes on bp)
 from connect_app.pages.frame import bp
 
 __all__ = ["bp"]

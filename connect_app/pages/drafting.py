@@ -182,7 +182,9 @@ def submit():
             return render_template("pages/_draft_errors.html", error=exc), exc.status, {
                 "HX-Retarget": "#draft-errors", "HX-Reswap": "innerHTML"}
         raise
-    return render_template("pages/draft.html", **_draft_context(draft))
+    # The draft's own page replaces the whole page (nav and title too), not just the form's #main.
+    return render_template("pages/draft.html", **_draft_context(draft)), 200, {
+        "HX-Retarget": "body", "HX-Reswap": "innerHTML"}
 
 
 def _draft_context(draft: IssueDraft) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
 
+from connect_app.connections import priorities
 from connect_app.delivery.notify import issue_target
 from connect_app.extensions import db
 from connect_app.models import (
@@ -27,7 +28,6 @@ QUICK_FILTERS = {"open": "Open", "bugs": "Bugs", "features": "Feature requests",
                  "subscribed": "I'm subscribed"}
 FEATURE_TYPES = ("story", "new feature", "feature", "feature request", "improvement", "suggestion")
 SORTS = {"updated": "Last updated", "impact": "Impact", "priority": "Priority", "created": "Age", "key": "Key"}
-PRIORITY_ORDER = ("blocker", "highest", "critical", "high", "major", "medium", "low", "minor", "lowest", "trivial")
 SLA_RANK = {"breached": 4, "at_risk": 3, "running": 2, "paused": 1}
 AT_RISK_SEVERITIES = ("critical", "high")
 
@@ -83,9 +83,9 @@ def customer_issues(customer: Customer, user_id: str, query: ListQuery) -> dict[
         base = base.where(or_(func.lower(JiraIssue.summary).like(pattern, escape="\\"),
                               func.lower(JiraIssue.jira_key).like(pattern, escape="\\")))
     total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
-    priority = case({p: n for n, p in enumerate(PRIORITY_ORDER)}, value=func.lower(JiraIssue.priority), else_=99)
+    priority = priorities.rank_column(priorities.workspace_orders(customer.organization_id))
     order = {"updated": [JiraIssue.updated_at.desc()], "impact": [func.coalesce(IssueImpact.score, 0).desc()],
-             "priority": [priority.asc()], "created": [JiraIssue.created_at.asc()],
+             "priority": [priority.asc().nulls_last()], "created": [JiraIssue.created_at.asc()],
              "key": [JiraIssue.project_key, func.length(JiraIssue.jira_key), JiraIssue.jira_key]}[query.sort]
     rows = db.session.execute(base.order_by(*order, JiraIssue.jira_key, JiraIssue.id)
                               .limit(PAGE_SIZE).offset((query.page - 1) * PAGE_SIZE)).all()

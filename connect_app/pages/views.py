@@ -20,7 +20,7 @@ from connect_app.models.types import utcnow
 from connect_app.pages import charts, lists
 from connect_app.pages.frame import bp
 from connect_app.sla import store as sla
-from connect_app.sync import queries
+from connect_app.sync import history, queries
 
 MAX_SEARCH = 200
 
@@ -97,14 +97,15 @@ def _subscription_context(issue: JiraIssue) -> dict:
 
 @bp.get("/issues/<key>")
 def issue_page(key: str):
-    """One issue: fields, the drawn status timeline, affected customers and impact, SLA clocks, history."""
+    """One issue: fields (custom ones by name), the drawn status timeline, affected customers and impact, SLA
+    clocks, who changed what. Reads the database only: a page never waits on Jira."""
     issue = _issue(key)
     connection = db.session.get(JiraConnection, issue.connection_id)
     detail = queries.issue_detail(g.organization.id, issue)
     return render_template(
         "pages/issue.html", issue=issue, detail=detail, affected=affected_customers(issue),
         chart=charts.timeline(detail["status_timeline"]), clocks=sla.issue_sla(issue),
-        jira_url=browse_url(connection, issue.jira_key), now=utcnow(),
+        jira_url=browse_url(connection, issue.jira_key), now=utcnow(), history=history.issue_history(issue),
         subscribed=lists.is_subscribed(g.organization.id, g.principal.user_id, issue))
 
 

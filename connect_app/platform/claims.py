@@ -48,14 +48,16 @@ def _with_defaults(table, values: dict[str, Any], defaulted: list | None = None)
     return full
 
 
-def _insert_ignoring(table, conflict: Iterable[str]):
+def _insert_ignoring(table, conflict: Iterable[str] | None):
     module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return (module.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    index_elements = list(conflict) if conflict is not None else None
+    return (module.insert(table).on_conflict_do_nothing(index_elements=index_elements)
             .returning(*table.primary_key.columns))
 
 
-def insert_ignore(model, values: dict[str, Any], conflict: Iterable[str]) -> bool:
-    """INSERT a row unless one with the same `conflict` columns exists; True if this call inserted it."""
+def insert_ignore(model, values: dict[str, Any], conflict: Iterable[str] | None) -> bool:
+    """INSERT a row unless one with the same `conflict` columns exists (None: clashing on any unique key);
+    True if this call inserted it."""
     table = model.__table__
     statement = _insert_ignoring(table, conflict).values(**_with_defaults(table, values))
     # RETURNING, not rowcount: psycopg reports -1 for a skipped single-row insert.

@@ -7,6 +7,9 @@ Two ways to start a job:
   of this process, in its own app context, after `submit` returns. For work whose durable state
   is already committed (an inbox row, an outbox message), so a crash before it runs loses
   nothing: a periodic sweep finds the row and submits it again.
+
+Either way a job runs with the log context of the code that started it (the request id, a delivery
+id): handed over explicitly, in the RQ job's meta or to the pool thread, since neither inherits it.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, get_current_job
 
 from connect_app.extensions import db
+from connect_app.logging_setup import carried_context, context_scope, new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ MOVED_JOBS = {
         "connect_app.connections.webhook_registration.refresh_expiring_webhooks",
 }
 BACKGROUND_THREADS = 4
+LOG_CONTEXT_META = "log_context"  # the RQ job meta key holding the enqueuer's log context
 _worker_app: Flask | None = None
 _pool_lock = threading.Lock()
 
@@ -66,10 +71,12 @@ def enqueue(func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> str | 
     redis_url = current_app.config.get("REDIS_URL")
     if not redis_url:
         log.debug("job.inline", extra={"job": path})
-        _resolve(path)(*args, **kwargs)
+        with context_scope(carried_context()):  # what the job binds stays in the job
+            _resolve(path)(*args, **kwargs)
         return None
     job = queue(current_app).enqueue(
         run_job, path, args, kwargs, job_timeout=JOB_TIMEOUT_SECONDS, description=path,
+        meta={LOG_CONTEXT_META: carried_context()},
     )
     log.info("job.enqueued", extra={"job": path, "job_id": job.id})
     return job.id
@@ -91,7 +98,7 @@ def submit(func: Callable[..., Any] | str, *args: Any) -> str | None:
         # Shutting down: the job's rows are committed, and the sweep finds them on the next start.
         log.info("job.left_for_the_sweep", extra={"job": path})
         return None
-    pool.submit(_run_in_background, app, path, args)
+    pool.submit(_run_in_background, app, path, args, carried_context())
     return None
 
 
@@ -125,8 +132,8 @@ def shutdown_background(app: Flask, wait: bool = True, *, close: bool = True) ->
             return
 
 
-def _run_in_background(app: Flask, path: str, args: tuple) -> None:
-    with app.app_context():
+def _run_in_background(app: Flask, path: str, args: tuple, log_context: dict[str, str]) -> None:
+    with app.app_context(), context_scope(log_context):
         try:
             _resolve(path)(*args)
         except Exception:
@@ -154,13 +161,24 @@ def bind_worker_app(app: Flask) -> None:
 def run_job(path: str, args: tuple, kwargs: dict) -> Any:
     """Entry point of every queued job: resolve the function and run it inside an app context."""
     func = _resolve(path)
-    if has_app_context():
-        return func(*args, **kwargs)
-    app = _worker_app
-    if app is None:
-        raise RuntimeError("no app is bound to this worker: run queued jobs with `cscx-jira worker`")
-    with app.app_context():
-        return func(*args, **kwargs)
+    with context_scope(_queued_log_context()):
+        if has_app_context():
+            return func(*args, **kwargs)
+        app = _worker_app
+        if app is None:
+            raise RuntimeError("no app is bound to this worker: run queued jobs with `cscx-jira worker`")
+        with app.app_context():
+            return func(*args, **kwargs)
+
+
+def _queued_log_context() -> dict[str, str]:
+    """The log context the enqueuer handed over in the job's meta, plus the RQ job id."""
+    job = get_current_job()
+    if job is None:
+        return carried_context()
+    fields = {str(k): str(v) for k, v in dict(job.meta.get(LOG_CONTEXT_META) or {}).items()}
+    fields.setdefault("request_id", new_request_id())  # a job queued by the release before this one
+    return fields | {"job_id": job.id}
 
 
 def _resolve(path: str) -> Callable[..., Any]:

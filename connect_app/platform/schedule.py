@@ -82,7 +82,7 @@ class Scheduler:
                 except Exception:  # one failing job must not stop the others or the scheduler
                     log.exception("schedule.job_failed", extra={"job": job.name})
                     continue
-            log.info("schedule.enqueued", extra={"job": job.name})
+            log.debug("schedule.enqueued", extra={"job": job.name})
             due.append(job.name)
         return due
 

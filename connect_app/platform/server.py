@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from connect_app.platform.metrics import mark_process_dead
 from connect_app.platform.schedule import start_in_thread
 
 
@@ -26,6 +28,10 @@ class _Gunicorn(BaseApplication):
             # Embedded mode: one worker process runs the periodic jobs in a thread.
             app = self._app
             self.cfg.set("post_worker_init", lambda _worker: _start_scheduler(app))
+        multiprocess_dir = self._app.config.get("PROMETHEUS_MULTIPROC_DIR")
+        if multiprocess_dir:
+            # prometheus_client multiprocess mode: a dead worker's files must stop counting as live.
+            self.cfg.set("child_exit", lambda _server, worker: mark_process_dead(worker.pid, multiprocess_dir))
         if self._on_ready is not None:
             on_ready = self._on_ready
             self.cfg.set("when_ready", lambda _server: on_ready())
@@ -51,7 +57,21 @@ def serve(app: Flask, *, host: str, port: int, workers: int, threads: int,
         "worker_class": "gthread" if threads > 1 else "sync",
         "timeout": 60,
         "graceful_timeout": 10,
-        "accesslog": "-",
+        "accesslog": None,  # the app logs each request itself (`http.request`), with its request id
         "loglevel": "warning",
     }
     _Gunicorn(app, options, on_ready).run()
+
+
+class PortInUse(OSError):
+    """The address to serve on is taken (another instance, another program)."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail fast, in one line, when nothing could listen on host:port (gunicorn would retry, then trace back)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"{host}:{port} is in use ({exc.strerror or exc})") from None

@@ -119,13 +119,16 @@ class Calendar:
                 elif subdiv is not None and subdiv not in supported[country]:
                     errors["calendar.holidays.subdiv"] = f"{subdiv!r} is not a subdivision of {country}"
         closed: set[date] = set()
-        dates = definition.get("dates") or []
+        dates = definition.get("dates", [])
         if not isinstance(dates, list):
             errors["calendar.dates"] = "must be a list of YYYY-MM-DD dates"
         else:
             for value in dates:
                 try:
-                    closed.add(date.fromisoformat(str(value)))
+                    # Strictly YYYY-MM-DD text: fromisoformat alone also takes 20261224, and str() a number.
+                    if not isinstance(value, str) or len(value) != 10:
+                        raise ValueError(value)
+                    closed.add(date.fromisoformat(value))
                 except ValueError:
                     errors["calendar.dates"] = f"{value!r} is not a YYYY-MM-DD date"
         if errors:

@@ -142,7 +142,7 @@ def parse_policy(raw: Any) -> Policy:
     if metric not in SLA_METRICS:
         errors["metric"] = f"must be one of {', '.join(SLA_METRICS)}"
     calendar = Calendar.parse("24x7")
-    calendar_definition = raw.get("calendar", "24x7")
+    calendar_definition = "24x7" if raw.get("calendar") is None else raw["calendar"]
     try:
         calendar = Calendar.parse(calendar_definition)
     except CalendarError as exc:
@@ -152,7 +152,7 @@ def parse_policy(raw: Any) -> Policy:
         errors["target"] = 'a duration like "90m", "4h" or "3d" is required'
     elif not 0 < duration_seconds(target, calendar) <= MAX_TARGET_SECONDS:
         errors["target"] = "must be more than zero and at most a year"
-    by_tier = raw.get("targets_by_tier") or {}
+    by_tier = {} if raw.get("targets_by_tier") is None else raw["targets_by_tier"]
     if not isinstance(by_tier, Mapping):
         errors["targets_by_tier"] = 'must map tiers to durations, e.g. {"enterprise": "24h"}'
         by_tier = {}
@@ -164,7 +164,7 @@ def parse_policy(raw: Any) -> Policy:
         elif not 0 < duration_seconds(value, calendar) <= MAX_TARGET_SECONDS:
             errors[f"targets_by_tier.{tier}"] = "must be more than zero and at most a year"
     pause = _strings(raw.get("pause_statuses"), "pause_statuses", errors)
-    selector_raw = raw.get("selector") or {}
+    selector_raw = {} if raw.get("selector") is None else raw["selector"]
     if not isinstance(selector_raw, Mapping):
         errors["selector"] = f"must be an object with any of {', '.join(SELECTOR_FIELDS)}"
         selector_raw = {}

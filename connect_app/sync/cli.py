@@ -10,6 +10,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from connect_app.atlassian.client import JiraError
 from connect_app.extensions import db
@@ -29,6 +30,11 @@ def sync_command(build_app, connection_ids: tuple[uuid.UUID, ...], customer_ids:
     """Sync Jira issues and customer links (incremental by default; resumes an interrupted run)."""
     if run_sync(build_app(), connection_ids, customer_ids, full, show_status):
         sys.exit(1)
+
+
+def _set_total(bar: tqdm, total: int) -> None:
+    bar.total = total
+    bar.refresh()
 
 
 def run_sync(app: Flask, connection_ids: tuple[uuid.UUID, ...], customer_ids: tuple[str, ...], full: bool,
@@ -60,14 +66,17 @@ def run_sync(app: Flask, connection_ids: tuple[uuid.UUID, ...], customer_ids: tu
         if not connections:
             click.echo("no active connection to sync")
         for connection_id, url in connections:
-            # One connection's failure never stops the others.
-            with tqdm(desc=f"sync {url}", unit="issue", leave=True) as bar:
+            # One connection's failure never stops the others. Log lines go through the bar, so they never tear it.
+            with tqdm(desc=f"sync {url}", unit="issue", leave=True) as bar, logging_redirect_tqdm():
                 try:
-                    run = sync_connection(connection_id, full=full, progress=bar.update)
+                    run = sync_connection(connection_id, full=full, progress=bar.update,
+                                          expected=lambda total, bar=bar: _set_total(bar, total))
                 except Exception as exc:  # reported; the next connection still runs
                     failed += 1
-                    click.echo(f"{url}: failed: {exc}", err=True)
+                    bar.write(f"{url}: failed: {exc}", file=sys.stderr)
                     continue
+                if bar.total is not None and bar.n != bar.total:
+                    _set_total(bar, bar.n)  # the count was approximate: end the bar at what was fetched
             if run.status != "ok":
                 failed += 1
                 click.echo(f"{url}: {run.mode} sync failed: {run.error} (the next run resumes)", err=True)

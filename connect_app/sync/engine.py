@@ -19,28 +19,43 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from connect_app.atlassian.client import SYNC_FIELDS, JiraClient, JiraError, JiraNotFound
+from connect_app.atlassian.client import JiraClient, JiraError, JiraNotFound
 from connect_app.atlassian.issue_json import parse_jira_time
 from connect_app.atlassian.jql import since_clause
+from connect_app.connections import priorities
 from connect_app.connections.access import jira_client
 from connect_app.extensions import db
 from connect_app.linking.rule_store import rules_for, update_customer_rules
 from connect_app.linking.rules import FieldCatalog, Rule, RuleMatcher, compile_queries
-from connect_app.models import ConnectionStatus, Customer, JiraConnection, JiraCustomerLink, JiraIssue, SyncRun
+from connect_app.models import (
+    ConnectionKind,
+    ConnectionStatus,
+    Customer,
+    JiraConnection,
+    JiraCustomerLink,
+    JiraIssue,
+    SyncRun,
+)
 from connect_app.models.types import iso, utcnow
+from connect_app.platform import metrics
 from connect_app.platform.jobs import enqueue
+from connect_app.sync.custom_fields import FieldSelection, selection_for
+from connect_app.sync.field_catalog import Catalog, catalog_for, refresh_catalog
 from connect_app.sync.pages import PageWriter, chunked_ids_query
 
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)  # clock skew + JQL's minute precision
 SYNC_INTERVAL = timedelta(minutes=15)
+FORGE_TOKEN_MARGIN = timedelta(minutes=2)  # a Forge system token must outlive the start of the run by this much
 PAGE_SIZE = 100
 Progress = Callable[[int], None]
+Expected = Callable[[int], None]  # told once how many issues the run's queries match (Jira's approximate count)
 
 
 class SyncContext:
-    """What one run needs: the connection, its client, rules, matcher, field kinds, status categories."""
+    """What one run needs: the connection, its client, rules, matcher, field kinds, status categories,
+    and the custom fields it stores."""
 
     def __init__(self, connection: JiraConnection, client: JiraClient, rules: list[Rule]):
         self.connection = connection
@@ -51,22 +66,35 @@ class SyncContext:
         self.categories: dict[str, str] = {}
         self.zone = UTC
         self.jql_members: dict[str, set[str]] = {}
+        self.selection = FieldSelection(None, self.matcher.custom_field_ids)  # until a catalog is known
 
     def load_site(self) -> None:
-        """Field kinds (only when custom-field rules exist), status categories and the user's time zone."""
+        """The field catalog (refreshed from Jira), the rules' field kinds, status categories and time zone."""
+        catalog, raw_fields = refresh_catalog(self.connection.id, self.client)
         if self.matcher.custom_field_ids:
-            self.kinds = FieldCatalog.from_fields(self.client.get_fields()).kinds
+            self.kinds = FieldCatalog.from_fields(raw_fields).kinds
+        self.use_catalog(catalog)
         self.categories = {str(s["id"]): (s.get("statusCategory") or {}).get("key")
                            for s in self.client.get_statuses()}
+        priorities.refresh_priorities(self.connection, self.client)  # the site's order, for sorting by priority
         try:
             self.zone = ZoneInfo(self.client.myself().get("timeZone") or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
             self.zone = UTC
 
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Decide the custom fields to store from the workspace's setting, the site's catalog and the rules."""
+        self.selection = selection_for(self.connection.organization_id, catalog, self.matcher.custom_field_ids)
+
     @property
     def fields(self) -> list[str]:
-        """Fields to request: the stored ones plus the custom fields in use."""
-        return [*SYNC_FIELDS, *sorted(self.matcher.custom_field_ids)]
+        """Fields a search requests: the stored ones plus the custom fields kept (see `custom_fields`)."""
+        return self.selection.search_fields()
+
+    @property
+    def issue_fields(self) -> list[str]:
+        """The same for a GET of one issue (kept short enough for a URL)."""
+        return self.selection.get_fields()
 
     def load_jql_members(self) -> None:
         """The ids each free-JQL rule matches now (ids-only searches: cheap)."""
@@ -84,15 +112,20 @@ def _jira_now(client: JiraClient) -> datetime:
 
 
 def sync_connection(connection_id, *, full: bool = False, client: JiraClient | None = None,
-                    progress: Progress | None = None, page_size: int = PAGE_SIZE) -> SyncRun:
-    """Sync one connection: resume an interrupted run, else a full (first time / --full) or incremental run."""
+                    progress: Progress | None = None, expected: Expected | None = None,
+                    page_size: int = PAGE_SIZE) -> SyncRun:
+    """Sync one connection: resume an interrupted run, else a full (first time / --full) or incremental run.
+
+    `progress` is told each page's issue count; `expected`, when given, the run's total first (one count request
+    per query: an interactive run can afford it, the scheduled one does not ask).
+    """
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
     if connection is None or connection.status != ConnectionStatus.ACTIVE or connection.organization_id is None:
         raise ValueError(f"connection {connection_id} is not an active, linked connection")
     client = client or jira_client(connection)
     run, checkpoint = _start_or_resume(connection, full)
     try:
-        _run(connection, client, run, checkpoint, progress, page_size)
+        _run(connection, client, run, checkpoint, progress, page_size, expected)
     except Exception as exc:
         db.session.rollback()
         run = db.session.get(SyncRun, run.id)
@@ -102,10 +135,13 @@ def sync_connection(connection_id, *, full: bool = False, client: JiraClient | N
         connection.last_error = f"sync failed: {str(exc)[:500]}"
         connection.next_sync_at = utcnow() + timedelta(minutes=1)
         db.session.commit()
+        metrics.sync_finished(run)
         log.warning("sync.failed", extra={"connection": str(connection.id), "run": str(run.id),
                                           "error": type(exc).__name__})
         if not isinstance(exc, JiraError):
             raise
+    else:
+        metrics.sync_finished(run)
     return run
 
 
@@ -126,7 +162,8 @@ def _start_or_resume(connection: JiraConnection, full: bool) -> tuple[SyncRun, d
     return run, None
 
 
-def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, page_size: int) -> None:
+def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, page_size: int,
+         expected: Expected | None = None) -> None:
     ctx = SyncContext(connection, client, rules_for(connection))
     ctx.load_site()
     if checkpoint:
@@ -142,6 +179,8 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
     if checkpoint and checkpoint.get("queries") == digest:
         start_index, cursor = checkpoint["index"], checkpoint.get("cursor")
     ctx.load_jql_members()
+    if expected:
+        _expect(client, queries[start_index:], expected)
     writer = PageWriter(ctx, run)
     base = {"run_id": str(run.id), "jira_started": jira_started.isoformat(),
             "since": iso(since_at), "queries": digest}
@@ -169,6 +208,15 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
     writer.after_commit()
     log.info("sync.done", extra={"connection": str(connection.id), "run": str(run.id), "mode": run.mode,
                                  **writer.counts})
+
+
+def _expect(client: JiraClient, queries, expected: Expected) -> None:
+    """Tell `expected` how many issues the queries match (an issue matching two counts twice); nothing if Jira
+    cannot count (the bar then runs without a total)."""
+    try:
+        expected(sum(client.approximate_count(query.jql) for query in queries))
+    except JiraError as exc:
+        log.info("sync.count_unavailable", extra={"status": exc.status})
 
 
 def _reconcile(ctx: SyncContext, writer: PageWriter, run: SyncRun, queries) -> None:
@@ -227,7 +275,11 @@ def _sync_customer_on(connection: JiraConnection, customer_id: str, client: Jira
     mine = [r for r in rules if r.customer_id == customer_id]
     ctx = SyncContext(connection, client, rules)
     if RuleMatcher(mine).custom_field_ids:
-        ctx.kinds = FieldCatalog.from_fields(client.get_fields()).kinds
+        catalog, raw_fields = refresh_catalog(connection.id, client)
+        ctx.kinds = FieldCatalog.from_fields(raw_fields).kinds
+    else:
+        catalog = catalog_for(connection.id, client)  # stored: an on-demand refresh stays quick
+    ctx.use_catalog(catalog)
     ctx.jql_members = {r.id: client.search_ids(r.jql) for r in mine if r.strategy == "jql"}
     run = SyncRun(connection_id=connection.id, mode="customer", status="running",
                   counts={"customer_id": customer_id})
@@ -247,6 +299,7 @@ def _sync_customer_on(connection: JiraConnection, customer_id: str, client: Jira
     run.status, run.finished_at = "ok", utcnow()
     run.counts = writer.counts | {"customer_id": customer_id, "requests": client.requests_made}
     db.session.commit()
+    metrics.sync_finished(run)
     writer.after_commit()
     return writer.counts
 
@@ -259,12 +312,16 @@ def sync_issue(connection: JiraConnection, key: str, *, client: JiraClient | Non
     client = client or jira_client(connection)
     ctx = SyncContext(connection, client, rules_for(connection))
     ctx.categories = {str(s["id"]): (s.get("statusCategory") or {}).get("key") for s in client.get_statuses()}
+    try:
+        ctx.use_catalog(catalog_for(connection.id, client))
+    except JiraError:  # the issue still syncs; custom fields are named once a catalog is stored
+        log.info("sync.catalog_unavailable", extra={"connection": str(connection.id)})
     run = SyncRun(connection_id=connection.id, mode="issue", status="running", counts={"key": key})
     db.session.add(run)
     db.session.flush()
     writer = PageWriter(ctx, run)
     try:
-        raw = client.get_issue(key, fields=ctx.fields, expand=("changelog",))
+        raw = client.get_issue(key, fields=ctx.issue_fields, expand=("changelog",))
     except JiraNotFound:
         row = db.session.scalar(select(JiraIssue).where(JiraIssue.connection_id == connection.id,
                                                         JiraIssue.jira_key == key))
@@ -304,12 +361,25 @@ def relink_issues(connection: JiraConnection, issue_ids: list[uuid.UUID]) -> dic
     return counts
 
 
-def sync_due_connections() -> list[str]:
-    """Periodic job: enqueue a sync for every active connection whose next_sync_at has passed."""
-    now = utcnow()
-    due = db.session.scalars(select(JiraConnection.id).where(
+def due_connections(now: datetime | None = None) -> list[uuid.UUID]:
+    """Active, linked connections whose next_sync_at has passed.
+
+    A Forge connection can only call Jira with the system token of a recent invocation: without a fresh one it
+    waits for Forge's hourly scheduled trigger (which brings a token and queues the sync itself), rather than
+    failing a run every minute.
+    """
+    now = now or utcnow()
+    return list(db.session.scalars(select(JiraConnection.id).where(
         JiraConnection.status == ConnectionStatus.ACTIVE, JiraConnection.organization_id.is_not(None),
-        (JiraConnection.next_sync_at.is_(None)) | (JiraConnection.next_sync_at <= now))).all()
+        (JiraConnection.next_sync_at.is_(None)) | (JiraConnection.next_sync_at <= now),
+        (JiraConnection.kind != ConnectionKind.FORGE.value)
+        | (JiraConnection.token_expires_at > now + FORGE_TOKEN_MARGIN),
+    )))
+
+
+def sync_due_connections() -> list[str]:
+    """Periodic job: enqueue a sync for every connection that is due."""
+    due = due_connections()
     for connection_id in due:
         enqueue(sync_connection_job, str(connection_id))
     return [str(c) for c in due]

@@ -1,4 +1,4 @@
-"""Writing fetched pages: normalise, upsert, status history, and local rule matching, per page."""
+"""Writing fetched pages: normalise, upsert, status and field history, and local rule matching, per page."""
 
 from __future__ import annotations
 
@@ -13,14 +13,19 @@ from connect_app.extensions import db
 from connect_app.impact import store as impact
 from connect_app.models import JiraCustomerLink, JiraIssue
 from connect_app.models.types import utcnow
+from connect_app.platform.storable import clean_row
 from connect_app.sla import store as sla
+from connect_app.sync.history import field_changes
 from connect_app.sync.store import (
     apply_rule_links,
     existing_issues,
+    history_counts,
+    insert_field_changes,
     insert_status_changes,
     mark_deleted,
     stored_issue_fields,
     upsert_issues,
+    version_ts,
 )
 
 IDS_PER_QUERY = 100
@@ -41,7 +46,8 @@ class PageWriter:
         self.run = run
         self.customers = customers
         self.seen: set[str] = set()
-        self.counts = {"issues": 0, "linked": 0, "unlinked": 0, "status_changes": 0, "deleted": 0, "reconciled": 0}
+        self.counts = {"issues": 0, "linked": 0, "unlinked": 0, "status_changes": 0, "field_changes": 0,
+                       "deleted": 0, "reconciled": 0}
         self.impact = impact.Recomputed()  # band-change pushes and stale Jira properties, for after the commit
         self.sla = sla.Evaluated()  # SLA alerts to push after the commit
 
@@ -51,26 +57,51 @@ class PageWriter:
         return self.ctx.connection.id
 
     def write(self, issues: list[dict], counter: str = "issues") -> None:
-        """Upsert a page of Jira issues, their status history (when the status changed) and their rule links."""
+        """Upsert a page of Jira issues, their status and field history (when new to us) and their rule links."""
         if not issues:
             return
-        rows = [normalize_issue(raw, self.ctx.matcher.custom_field_ids) for raw in issues]
+        rows = [self._row(raw) for raw in issues]
         before = existing_issues(self.connection_id, [r["jira_id"] for r in rows])
         synced_at = self.run.started_at if self.run is not None else utcnow()
         ids = upsert_issues(self.connection_id, rows, synced_at)
-        changes = []
+        # Issues we hold unchanged still get what their search's changelog adds to the stored history
+        # (first sync since field history was kept, an issue first seen through a webhook).
+        unchanged = [ids[r["jira_id"]] for r in rows
+                     if (p := before.get(r["jira_id"])) is not None and p[2] >= version_ts(r)]
+        stored_histories = history_counts(unchanged)
+        changes, items = [], []
         for raw, row in zip(issues, rows, strict=True):
-            previous = before.get(row["jira_id"])
-            if previous is not None and previous[1] == row["status_id"]:
-                continue  # status unchanged since the last sync: its history is already stored
-            changes += [c | {"issue_id": ids[row["jira_id"]]} for c in status_changes(self._histories(raw))]
+            issue_id, previous = ids[row["jira_id"]], before.get(row["jira_id"])
+            status_moved = previous is None or previous[1] != row["status_id"]
+            if not status_moved and previous[2] >= version_ts(row):
+                found = field_changes(self._embedded(raw))
+                if len({c["change_id"] for c in found}) > stored_histories.get(issue_id, 0):
+                    items += [c | {"issue_id": issue_id} for c in found]
+                continue  # otherwise unchanged since the last sync: its history is already stored
+            # A status move needs the whole changelog (time in status); field history takes what came along.
+            histories = self._histories(raw) if status_moved else self._embedded(raw)
+            if status_moved:
+                changes += [clean_row(c | {"issue_id": issue_id}) for c in status_changes(histories)]
+            items += [c | {"issue_id": issue_id} for c in field_changes(histories)]
         self.counts["status_changes"] += insert_status_changes(self.connection_id, changes, self.ctx.categories)
+        self.counts["field_changes"] += insert_field_changes(self.connection_id, items)
         desired = {ids[r["jira_id"]]: self.ctx.matcher.desired_links(r, self.ctx.jql_members) for r in rows}
         keys = {ids[r["jira_id"]]: r["jira_key"] for r in rows}
         self._count(apply_rule_links(self.connection_id, desired, keys, customers=self.customers))
         self._rescore(ids.values())
         self.seen.update(r["jira_id"] for r in rows)
         self.counts[counter] += len({r["jira_id"] for r in rows})
+
+    def _row(self, raw: dict) -> dict:
+        """An issue's columns, with the custom fields this connection keeps."""
+        row = clean_row(normalize_issue(raw))  # Jira text PostgreSQL cannot store (NUL, lone surrogates)
+        row["custom_fields"] = self.ctx.selection.shape(row["custom_fields"])
+        return row
+
+    @staticmethod
+    def _embedded(raw: dict) -> list[dict]:
+        """The changelog histories the search expanded (no request; maybe not all of them)."""
+        return ((raw.get("changelog") or {}).get("histories")) or []
 
     def _histories(self, raw: dict) -> list[dict]:
         """The issue's changelog: from the search's expand, paged separately when Jira truncated it."""
@@ -104,7 +135,7 @@ class PageWriter:
                 missing.append(row_id)
                 continue
             try:
-                raw = self.ctx.client.get_issue(jira_id, fields=self.ctx.fields, expand=("changelog",))
+                raw = self.ctx.client.get_issue(jira_id, fields=self.ctx.issue_fields, expand=("changelog",))
             except JiraNotFound:
                 missing.append(row_id)
                 continue
@@ -139,5 +170,5 @@ class PageWriter:
         for start in range(0, len(members), 500):
             candidates.update(db.session.scalars(select(JiraIssue.id).where(
                 JiraIssue.connection_id == self.connection_id, JiraIssue.jira_id.in_(members[start:start + 500]))))
-        seen_rows = {row_id for row_id, _ in existing_issues(self.connection_id, self.seen).values()}
+        seen_rows = {row_id for row_id, *_ in existing_issues(self.connection_id, self.seen).values()}
         self.relink(sorted(candidates - seen_rows))

@@ -9,8 +9,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
+from connect_app.connections import priorities
 from connect_app.extensions import db
 from connect_app.models import (
     LINK_TYPES,
@@ -21,9 +22,10 @@ from connect_app.models import (
     JiraIssue,
 )
 from connect_app.models.types import iso, utcnow
+from connect_app.sync.custom_fields import custom_field_list
+from connect_app.sync.field_catalog import field_names
 
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
-PRIORITY_ORDER = ("Highest", "High", "Medium", "Low", "Lowest")
 SORTS = ("updated", "created", "priority", "status", "key", "resolved")
 
 
@@ -66,10 +68,12 @@ def workspace_customer(organization_id: str, customer_id: str) -> Customer | Non
     return db.session.scalar(select(Customer).where(Customer.id == key, Customer.organization_id == organization_id))
 
 
-def _sort_column(name: str):
-    priority_rank = case({p: i for i, p in enumerate(PRIORITY_ORDER)}, value=JiraIssue.priority, else_=99)
+def _sort_column(organization_id: str, name: str):
+    if name == "priority":
+        # Higher priority is the greater value (so -priority is the most urgent first), by each site's own order.
+        return -priorities.rank_column(priorities.workspace_orders(organization_id))
     return {"updated": JiraIssue.updated_at, "created": JiraIssue.created_at, "resolved": JiraIssue.resolved_at,
-            "priority": priority_rank, "status": JiraIssue.status, "key": JiraIssue.jira_key}[name]
+            "status": JiraIssue.status, "key": JiraIssue.jira_key}[name]
 
 
 def customer_issues(organization_id: str, customer: Customer, filters: IssueFilters) -> dict:
@@ -92,7 +96,7 @@ def customer_issues(organization_id: str, customer: Customer, filters: IssueFilt
     if filters.link_type:
         query = query.where(JiraCustomerLink.link_type.in_(filters.link_type))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    column = _sort_column(filters.sort.lstrip("-"))
+    column = _sort_column(organization_id, filters.sort.lstrip("-"))
     direction = column.desc() if filters.sort.startswith("-") else column.asc()
     rows = db.session.execute(
         query.order_by(direction.nulls_last(), JiraIssue.jira_key).limit(filters.limit).offset(filters.offset)
@@ -166,7 +170,7 @@ def time_in_status(timeline: list[dict]) -> dict[str, int]:
 
 
 def issue_detail(organization_id: str, issue: JiraIssue) -> dict:
-    """Full detail: fields, custom fields, status timeline with time in status, linked customers."""
+    """Full detail: fields, custom fields by name, status timeline with time in status, linked customers."""
     linked = db.session.execute(
         select(JiraCustomerLink, Customer).join(Customer, Customer.id == JiraCustomerLink.customer_id)
         .where(JiraCustomerLink.issue_id == issue.id, Customer.organization_id == organization_id)
@@ -175,7 +179,9 @@ def issue_detail(organization_id: str, issue: JiraIssue) -> dict:
     timeline = status_timeline(issue)
     return issue_summary(issue) | {
         "labels": issue.labels or [], "components": issue.components or [],
-        "custom_fields": issue.custom_fields or {}, "synced_at": iso(issue.synced_at),
+        "custom_fields": custom_field_list(issue.custom_fields or {},
+                                           field_names(issue.connection_id, issue.custom_fields or {})),
+        "synced_at": iso(issue.synced_at),
         "status_timeline": timeline, "time_in_status": time_in_status(timeline),
         "customers": [{"id": str(c.id), "name": c.name, "slug": c.slug, "arr": float(c.arr or 0),
                        "health_score": c.health_score, "tier": c.tier} | link_json(link) for link, c in linked],

@@ -1,4 +1,4 @@
-"""Set-based writes of the sync: bulk upserts of issues, status history and rule links.
+"""Set-based writes of the sync: bulk upserts of issues, status and field history, and rule links.
 
 Every write is one statement per batch (INSERT ... ON CONFLICT on SQLite and PostgreSQL alike),
 idempotent, so a page written twice (a retry, a resumed sync) leaves the same rows.
@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connect_app.extensions import db
 from connect_app.linking.rules import Rule
-from connect_app.models import IssueStatusChange, JiraCustomerLink, JiraIssue
+from connect_app.models import IssueFieldChange, IssueStatusChange, JiraCustomerLink, JiraIssue
 from connect_app.models.types import utcnow
 
 CHUNK = 500
@@ -41,15 +41,15 @@ def version_ts(row: dict) -> int:
     return int(updated.timestamp() * 1000) if updated else 0
 
 
-def existing_issues(connection_id: uuid.UUID, jira_ids: Iterable[str]) -> dict[str, tuple[uuid.UUID, str | None]]:
-    """jira_id -> (row id, status_id) for the stored issues among jira_ids."""
-    found: dict[str, tuple[uuid.UUID, str | None]] = {}
+def existing_issues(connection_id: uuid.UUID, jira_ids: Iterable[str]) -> dict[str, tuple[uuid.UUID, str | None, int]]:
+    """jira_id -> (row id, status_id, version_ts) for the stored issues among jira_ids."""
+    found: dict[str, tuple[uuid.UUID, str | None, int]] = {}
     for chunk in _chunks(list(jira_ids)):
         rows = db.session.execute(
-            select(JiraIssue.jira_id, JiraIssue.id, JiraIssue.status_id)
+            select(JiraIssue.jira_id, JiraIssue.id, JiraIssue.status_id, JiraIssue.version_ts)
             .where(JiraIssue.connection_id == connection_id, JiraIssue.jira_id.in_(chunk))
         )
-        found.update({jira_id: (row_id, status_id) for jira_id, row_id, status_id in rows})
+        found.update({jira_id: (row_id, status_id, version) for jira_id, row_id, status_id, version in rows})
     return found
 
 
@@ -71,7 +71,7 @@ def upsert_issues(connection_id: uuid.UUID, rows: list[dict], synced_at: datetim
             where=JiraIssue.version_ts <= excluded.version_ts,
         )
         db.session.execute(statement, values)
-    return {jira_id: row_id for jira_id, (row_id, _) in existing_issues(connection_id, unique).items()}
+    return {jira_id: row_id for jira_id, (row_id, *_) in existing_issues(connection_id, unique).items()}
 
 
 def insert_status_changes(connection_id: uuid.UUID, changes: list[dict], categories: dict[str, str]) -> int:
@@ -89,6 +89,27 @@ def insert_status_changes(connection_id: uuid.UUID, changes: list[dict], categor
         db.session.execute(_insert(IssueStatusChange).on_conflict_do_nothing(index_elements=["issue_id", "change_id"]),
                            values)
     return len(changes)
+
+
+def insert_field_changes(connection_id: uuid.UUID, changes: list[dict]) -> int:
+    """Store changelog items (issue, history id, field, nth item unique); existing ones are left as they are."""
+    if not changes:
+        return 0
+    for chunk in _chunks(changes):
+        values = [{"id": uuid.uuid4(), "connection_id": connection_id} | c for c in chunk]
+        db.session.execute(_insert(IssueFieldChange).on_conflict_do_nothing(
+            index_elements=["issue_id", "change_id", "field_key", "seq"]), values)
+    return len(changes)
+
+
+def history_counts(issue_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many changelog histories each of these issues has in its stored field history."""
+    found: dict[uuid.UUID, int] = {}
+    for chunk in _chunks(list(issue_ids)):
+        found.update(dict(db.session.execute(
+            select(IssueFieldChange.issue_id, func.count(distinct(IssueFieldChange.change_id)))
+            .where(IssueFieldChange.issue_id.in_(chunk)).group_by(IssueFieldChange.issue_id)).all()))
+    return found
 
 
 def apply_rule_links(connection_id: uuid.UUID, desired: dict[uuid.UUID, dict[str, Rule]], keys: dict[uuid.UUID, str],

@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connect_app.atlassian.issue_json import DEFAULT_PRIORITY_ORDER
+
 CATEGORIES = ("new", "indeterminate", "done")
 MEANINGS = ("development",)
-# Jira's default priority schemes, highest first (Cloud, then Server/DC's older names).
-DEFAULT_PRIORITY_ORDER = ("Blocker", "Highest", "Critical", "High", "Major", "Medium", "Low", "Minor",
-                          "Lowest", "Trivial")
 
 
 @dataclass(frozen=True)

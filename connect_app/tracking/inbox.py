@@ -18,8 +18,9 @@ from connect_app.atlassian.issue_json import ISSUE_EVENTS
 from connect_app.extensions import db
 from connect_app.models import JiraConnection, WebhookDelivery
 from connect_app.models.types import iso, utcnow
-from connect_app.platform import claims, jobs
+from connect_app.platform import claims, jobs, metrics
 from connect_app.platform.claims import RetryOutcome
+from connect_app.platform.storable import UnstorableJSON, clean_json, clean_text, loads_lenient
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ RETRY_CAP_S = 600.0
 # A claim older than this is presumed abandoned (its worker died) and may be taken over.
 LOCK_TIMEOUT_S = 120.0
 SWEEP_GRACE_S = 10.0
+# Jira's `timestamp` is milliseconds since the epoch: anything beyond the year 9999 is not a time.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 
 class MalformedDelivery(ValueError):
@@ -52,48 +55,89 @@ class Stored:
 
 def delivery_identifier(header_value: str | None, body: bytes) -> str:
     """X-Atlassian-Webhook-Identifier (same on every retry), else a hash of the raw body (Jira Server)."""
-    value = (header_value or "").strip()
+    value = clean_text((header_value or "").strip())
     if value:
         return value[:MAX_IDENTIFIER_LENGTH]
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def parse_body(body: bytes) -> Any:
+    """A delivery's JSON as Jira sent it (any text, NaN, 1e400: cleaned when stored); MalformedDelivery if
+    it is not JSON we can hold (not JSON, not UTF-8, or nested deeper than any Jira payload)."""
+    try:
+        return loads_lenient(body)
+    except UnstorableJSON as error:
+        raise MalformedDelivery(str(error)) from None
+    except ValueError:  # json's own errors, and bytes that are not UTF-8
+        raise MalformedDelivery("the body is not valid JSON") from None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def validate_payload(payload: Any) -> dict[str, Any]:
-    """Check the shape we rely on; raise MalformedDelivery with a clear reason."""
+    """Check the shape we rely on; raise MalformedDelivery with a clear reason.
+
+    Refused here (a 400, which Jira does not retry) rather than stored and failing twelve times: what no
+    processing could ever use, such as an issue id that is an object or a timestamp beyond year 9999.
+    """
     if not isinstance(payload, dict):
         raise MalformedDelivery("the body must be a JSON object")
     event = payload.get("webhookEvent")
     if not isinstance(event, str) or not event or len(event) > 80:
         raise MalformedDelivery("webhookEvent is missing")
     timestamp = payload.get("timestamp")
-    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int)):
+    if timestamp is not None and not (_is_int(timestamp) and 0 <= timestamp <= MAX_TIMESTAMP_MS):
         raise MalformedDelivery("timestamp must be milliseconds since the epoch")
     if event in ISSUE_EVENTS:
         issue = payload.get("issue")
         if not isinstance(issue, dict) or not (issue.get("key") or issue.get("id")):
             raise MalformedDelivery("an issue event needs issue.key or issue.id")
+        issue_id = issue.get("id")
+        if issue_id is not None and not (
+                (_is_int(issue_id) and 0 < issue_id <= 2**63 - 1)
+                or (isinstance(issue_id, str) and issue_id.isascii() and issue_id.isdigit() and len(issue_id) <= 19)):
+            raise MalformedDelivery("issue.id must be Jira's numeric issue id")
         if issue.get("key") is not None and (not isinstance(issue["key"], str) or len(issue["key"]) > 60):
             raise MalformedDelivery("issue.key is not a Jira issue key")
         if issue.get("fields") is not None and not isinstance(issue["fields"], dict):
             raise MalformedDelivery("issue.fields must be an object")
         changelog = payload.get("changelog")
-        if changelog is not None and not (isinstance(changelog, dict) and isinstance(changelog.get("items", []), list)):
-            raise MalformedDelivery("changelog.items must be a list")
+        if changelog is not None and not (isinstance(changelog, dict) and isinstance(changelog.get("items", []), list)
+                                          and all(isinstance(i, dict) for i in changelog.get("items", []))):
+            raise MalformedDelivery("changelog.items must be a list of objects")
     return payload
 
 
-def store_delivery(connection: JiraConnection, delivery_id: str, payload: Mapping[str, Any]) -> Stored:
-    """Write a verified delivery to the inbox once; a repeat of the same identifier changes nothing."""
-    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
+def store_delivery(connection: JiraConnection, delivery_id: str, payload: Mapping[str, Any],
+                   raw_body: bytes | None = None) -> Stored:
+    """Write a verified delivery to the inbox once; a repeat of the same identifier, or of the same body
+    under another identifier, changes nothing.
+
+    What is stored and processed is a storable copy of the payload (`clean_json`); when that copy differs
+    from what Jira sent, `raw_body` (the bytes as received) is kept beside it.
+    """
+    cleaned, changed = clean_json(dict(payload))
+    delivery_id = clean_text(delivery_id)
+    # The identifier header is not signed: a Server/DC body (HMAC, no timestamp in the signature) captured
+    # once could be replayed forever with fresh identifiers. The hash of the signed body is a second key.
+    body_sha256 = hashlib.sha256(raw_body).hexdigest() if raw_body is not None else None
+    issue = cleaned.get("issue") if isinstance(cleaned.get("issue"), dict) else {}
     created = claims.insert_ignore(WebhookDelivery, {
-        "connection_id": connection.id, "delivery_id": delivery_id, "event_type": payload["webhookEvent"],
-        "jira_key": issue.get("key"), "event_ts": payload.get("timestamp"), "payload": dict(payload),
-        "status": "pending", "next_attempt_at": None,
-    }, conflict=("connection_id", "delivery_id"))
+        "connection_id": connection.id, "delivery_id": delivery_id, "event_type": cleaned["webhookEvent"],
+        "jira_key": issue.get("key"), "event_ts": cleaned.get("timestamp"), "payload": cleaned,
+        "raw_body": raw_body if changed else None, "body_sha256": body_sha256, "status": "pending",
+        "next_attempt_at": None,
+    }, conflict=None)  # either key: (connection, identifier) or (connection, body hash)
     db.session.commit()
+    same = WebhookDelivery.delivery_id == delivery_id
+    if body_sha256 is not None:
+        same = or_(same, WebhookDelivery.body_sha256 == body_sha256)
     row = db.session.execute(
         select(WebhookDelivery.id, WebhookDelivery.status)
-        .where(WebhookDelivery.connection_id == connection.id, WebhookDelivery.delivery_id == delivery_id)
+        .where(WebhookDelivery.connection_id == connection.id, same)
+        .order_by(WebhookDelivery.received_at).limit(1)
     ).one()
     if not created:
         log.info("webhook.duplicate", extra={"connection_id": str(connection.id), "delivery_id": delivery_id})
@@ -138,6 +182,7 @@ def mark_failed(delivery_id: uuid.UUID, error: str) -> str:
     delivery.locked_by = None
     delivery.locked_at = None
     db.session.commit()
+    metrics.webhook_processed(status)
     log.warning("webhook.failed", extra={"delivery": str(delivery_id), "status": status,
                                          "attempts": delivery.attempts})
     return status

@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 
-from connect_app.atlassian.client import SYNC_FIELDS
 from connect_app.atlassian.issue_json import (
     ISSUE_CREATED,
     ISSUE_DELETED,
@@ -33,18 +32,24 @@ from connect_app.atlassian.issue_json import (
     status_changes,
 )
 from connect_app.connections.access import jira_client
+from connect_app.connections.priorities import PRIORITY_KEY, priority_order
 from connect_app.delivery import notify, outbox
 from connect_app.extensions import db
 from connect_app.impact.jira_property import submit_writes
 from connect_app.impact.store import recompute
 from connect_app.linking.rule_store import rules_for
 from connect_app.linking.rules import RuleMatcher
+from connect_app.logging_setup import bind_context
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
 from connect_app.models.types import utcnow
-from connect_app.platform import claims
+from connect_app.platform import claims, metrics
+from connect_app.platform.storable import clean_json
 from connect_app.sla import store as sla
+from connect_app.sync.custom_fields import stored_selection
+from connect_app.sync.history import field_changes
 from connect_app.sync.store import (
     apply_rule_links,
+    insert_field_changes,
     insert_status_changes,
     mark_deleted,
     stored_issue_fields,
@@ -77,6 +82,7 @@ def process_delivery(delivery_id: str) -> str:
     if not inbox.claim_delivery(row_id, claims.worker_id()):
         return "skipped"
     delivery = db.session.get(WebhookDelivery, row_id)
+    bind_context(delivery_id=delivery.delivery_id)  # every line of this job, and of the jobs it starts
     try:
         connection = db.session.get(JiraConnection, delivery.connection_id)
         applied = apply_delivery(connection, delivery.payload)
@@ -86,6 +92,7 @@ def process_delivery(delivery_id: str) -> str:
         db.session.rollback()
         log.exception("webhook.process_failed", extra={"delivery": str(row_id)})
         return inbox.mark_failed(row_id, f"{type(exc).__name__}: {exc}")
+    metrics.webhook_processed("done", delivery.received_at)
     after_commit(applied)
     return "done"
 
@@ -131,7 +138,7 @@ def status_map_for(connection: JiraConnection) -> StatusMap:
     """The connection's status map plus every status category we know (cached from Jira's /status)."""
     cached = _status_cache.get(connection.id)
     known = cached[1] if cached and time.monotonic() - cached[0] < STATUS_CACHE_TTL_S else {}
-    return StatusMap(connection.status_map or {}, known)
+    return StatusMap((connection.status_map or {}) | {PRIORITY_KEY: list(priority_order(connection))}, known)
 
 
 def _learn_statuses(connection: JiraConnection, status_map: StatusMap, items: list[dict]) -> None:
@@ -204,14 +211,15 @@ class Stored:
 
 def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list[dict[str, Any]],
                 status_map: StatusMap) -> Stored:
-    """Upsert one issue (never over newer state), its status history and its rule links.
+    """Upsert one issue (never over newer state), its status and field history and its rule links.
 
-    Uses the sync's pieces: normalise, upsert, status history, rule matching. Links are
-    re-evaluated on the row as stored afterwards (the newest state), not on a late payload.
+    Uses the sync's pieces: normalise, the custom fields the workspace keeps, upsert, history, rule
+    matching. Links are re-evaluated on the row as stored afterwards (the newest state), not on a late payload.
     """
     rules = rules_for(connection)
     matcher = RuleMatcher(rules)
-    row = normalize_issue(raw, matcher.custom_field_ids)
+    row = normalize_issue(raw)
+    row["custom_fields"] = stored_selection(connection, matcher.custom_field_ids).shape(row["custom_fields"])
     _lock_issue(connection.id, row["jira_id"])
     ids = upsert_issues(connection.id, [row], utcnow())
     issue_id = ids[row["jira_id"]]
@@ -225,6 +233,7 @@ def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list
                 categories[str(sid)] = info.category
         changes.append(change | {"issue_id": issue_id})
     insert_status_changes(connection.id, changes, categories)
+    insert_field_changes(connection.id, [c | {"issue_id": issue_id} for c in field_changes(histories)])
     stored = stored_issue_fields([issue_id])
     if stored:
         jql_members = {}
@@ -245,7 +254,8 @@ def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Appli
     when = event_time(payload)
     raw = payload["issue"]
     if event != ISSUE_DELETED and is_partial(raw):
-        raw = jira_client(connection).get_issue(raw.get("key") or raw["id"], fields=SYNC_FIELDS)
+        fields = stored_selection(connection, RuleMatcher(rules_for(connection)).custom_field_ids).get_fields()
+        raw = jira_client(connection).get_issue(raw.get("key") or raw["id"], fields=fields)
     return apply_issue(connection, event, raw, _histories(payload, when), when)
 
 
@@ -254,8 +264,11 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
     """Apply an issue's state and changelog histories (webhook or reconciliation), no commit.
 
     `event` is a Jira webhook event name: issue_created adds a "created" change, issue_deleted
-    marks the issue deleted; every history is classified on its own.
+    marks the issue deleted; every history is classified on its own. The issue as Jira sent it is
+    cleaned first (`clean_json`): its text may hold what PostgreSQL cannot store, and the row, its
+    history and its events must be written all the same.
     """
+    raw, histories = clean_json(raw)[0], clean_json(histories)[0]
     status_map = status_map_for(connection)
     fields = raw.get("fields") or {}
     status = fields.get("status") or {}

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from connect_app.atlassian.client import SYNC_FIELDS, JiraClient
+from connect_app.atlassian.client import JiraClient
 from connect_app.atlassian.issue_json import ISSUE_CREATED, ISSUE_UPDATED, parse_jira_time
 from connect_app.atlassian.jql import since_clause
 from connect_app.connections.access import jira_client
@@ -26,6 +26,7 @@ from connect_app.linking.rules import RuleMatcher
 from connect_app.models import ConnectionStatus, JiraConnection, SyncRun
 from connect_app.models.types import utcnow
 from connect_app.platform import jobs
+from connect_app.sync.custom_fields import stored_selection
 from connect_app.tracking.process import Applied, after_commit, apply_issue
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def reconcile_connection(connection_id: str, *, client: JiraClient | None = None
     try:
         floor = since - OVERLAP
         jql = f"{since_clause(since, _zone(client), OVERLAP)} ORDER BY updated ASC"
-        fields = [*SYNC_FIELDS, *sorted(RuleMatcher(rules_for(connection)).custom_field_ids)]
+        fields = stored_selection(connection, RuleMatcher(rules_for(connection)).custom_field_ids).search_fields()
         for issues, _ in client.search_pages(jql, fields, 100, expand=("changelog",)):
             for raw in issues:
                 histories = [h for h in _histories(client, raw)

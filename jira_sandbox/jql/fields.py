@@ -28,7 +28,7 @@ CF_ID = re.compile(r"^customfield_(\d+)$", re.IGNORECASE)
 
 @dataclass
 class FieldDef:
-    """A custom field: `kind` is string | number | array | date | option."""
+    """A custom field: `kind` is string | number | array | date | option | user."""
 
     id: str
     name: str
@@ -110,7 +110,7 @@ def _system_fields() -> dict[str, FieldSpec]:
 
 SYSTEM_FIELDS = _system_fields()
 CUSTOM_KINDS = {"string": ("text", TEXT), "number": ("number", ORDERED), "array": ("labels", EQUALITY),
-                "date": ("date", ORDERED), "option": ("option", EQUALITY)}
+                "date": ("date", ORDERED), "option": ("option", EQUALITY), "user": ("user", EQUALITY)}
 
 
 def custom_spec(definition: FieldDef) -> FieldSpec:

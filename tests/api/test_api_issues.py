@@ -169,3 +169,32 @@ def test_openapi_document_describes_the_endpoints(client):
     assert spec["openapi"].startswith("3.")
     assert {"/api/jira/issues/{customer_id}", "/api/jira/issue/{key}", "/api/jira/linking/{customer_id}",
             "/api/jira/sync-status"} <= set(spec["paths"])
+
+
+def test_an_issue_linked_to_no_customer_is_fetched_on_demand(client, synced, site):
+    linked = set(db.session.scalars(select(JiraIssue.jira_key)))
+    unlinked = next(key for key in sorted(site.state.issues) if key not in linked)
+    spec = client.get("/api/openapi.json").get_json()
+    response = client.get(f"/api/jira/issue/{unlinked.lower()}", headers=auth_headers("ws-a", "csm"))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    validate(spec, "IssueDetail", body)
+    assert body["key"] == unlinked and body["summary"] == site.state.issues[unlinked]["summary"]
+    assert body["customers"] == []
+    stored = db.session.scalar(select(JiraIssue).where(JiraIssue.jira_key == unlinked))
+    assert stored is not None  # kept: the next question is answered from the database
+    assert client.get(f"/api/jira/issue/{unlinked}", headers=auth_headers("ws-b", "admin")).status_code == 404
+
+
+def test_refresh_reads_the_issue_again_and_bad_keys_are_refused(client, synced, site):
+    key = db.session.scalar(select(JiraIssue.jira_key).order_by(JiraIssue.jira_key))
+    rest(site, "PUT", f"/issue/{key}", json={"fields": {"summary": "Renamed in Jira just now"}})
+    stale = client.get(f"/api/jira/issue/{key}", headers=auth_headers("ws-a")).get_json()
+    assert stale["summary"] != "Renamed in Jira just now"
+    fresh = client.get(f"/api/jira/issue/{key}?refresh=1", headers=auth_headers("ws-a")).get_json()
+    assert fresh.get("summary"), fresh
+    assert fresh["summary"] == "Renamed in Jira just now"
+    for bad in ("not-a-key", "CS-0", "1CS-2", "CS-1%20OR%201=1"):
+        response = client.get(f"/api/jira/issue/{bad}", headers=auth_headers("ws-a"))
+        assert response.status_code == 400, bad
+    assert client.get(f"/api/jira/issue/{key}?refresh=maybe", headers=auth_headers("ws-a")).status_code == 400

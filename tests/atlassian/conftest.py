@@ -25,6 +25,7 @@ class Tenant:
 
     client_key: str
     shared_secret: str
+    base_url: str | None = None
 
 
 @dataclass

@@ -212,14 +212,35 @@ def test_hs256_install_signed_with_body_secret_refused(verify, make_install_toke
 
 def test_legacy_reinstall_needs_opt_in_and_the_stored_secret(verify, make_install_token):
     stored = "stored-shared-secret-" + "z" * 32
-    known = Tenant(CLIENT_KEY, stored)
+    known = Tenant(CLIENT_KEY, stored, base_url="https://site.atlassian.net")
     token = make_install_token(kid=None, algorithm="HS256", private_pem=stored, aud=None)
-    assert _refused(verify, token, known_tenant=known) == "unsupported algorithm"
-    claims = verify(token, known_tenant=known, allow_legacy_shared_secret=True)
+    legacy = {"known_tenant": known, "body_base_url": "https://site.atlassian.net"}
+    assert _refused(verify, token, **legacy) == "unsupported algorithm"
+    claims = verify(token, allow_legacy_shared_secret=True, **legacy)
     assert claims["iss"] == CLIENT_KEY
     wrong = make_install_token(kid=None, algorithm="HS256", private_pem="w" * 48, aud=None)
-    assert _refused(verify, wrong, known_tenant=known, allow_legacy_shared_secret=True) == "bad signature"
+    assert _refused(verify, wrong, allow_legacy_shared_secret=True, **legacy) == "bad signature"
     assert _refused(verify, token, allow_legacy_shared_secret=True) == "unsupported algorithm"
+
+
+@pytest.mark.parametrize("body_base_url", ["http://169.254.169.254", "https://other-site.atlassian.net", None])
+def test_legacy_reinstall_cannot_move_the_tenant(verify, make_install_token, body_base_url):
+    stored = "stored-shared-secret-" + "z" * 32
+    known = Tenant(CLIENT_KEY, stored, base_url="https://site.atlassian.net")
+    token = make_install_token(kid=None, algorithm="HS256", private_pem=stored, aud=None)
+    reason = _refused(verify, token, known_tenant=known, allow_legacy_shared_secret=True, body_base_url=body_base_url)
+    assert reason == "a re-install signed with the stored secret cannot change baseUrl"
+    # The same URL spelled with another case or a trailing slash is the same site.
+    assert verify(token, known_tenant=known, allow_legacy_shared_secret=True,
+                  body_base_url="https://SITE.atlassian.net/")["iss"] == CLIENT_KEY
+
+
+def test_signed_reinstall_may_move_the_tenant(verify, make_install_token):
+    # Atlassian's own signature vouches for a renamed site.
+    known = Tenant(CLIENT_KEY, "old-shared-secret-" + "x" * 32, base_url="https://site.atlassian.net")
+    claims = verify(make_install_token(), known_tenant=known, allow_legacy_shared_secret=True,
+                    body_base_url="https://renamed.atlassian.net")
+    assert claims["iss"] == CLIENT_KEY
 
 
 def test_alg_none_install_refused(verify, make_install_token):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 import requests
 
 from connect_app.atlassian.client import (
     JiraBadRequest,
     JiraClient,
+    JiraError,
     JiraNotFound,
     JiraRateLimited,
     RetryPolicy,
@@ -147,3 +152,69 @@ def test_retry_after_parsing():
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_jira_time("2024-01-15T10:30:00.000+0100").hour == 9
+
+
+class _SlowJira:
+    """A Jira whose answers to POST /issue arrive after the client gave up (the issue is created all the same)."""
+
+    def __init__(self, delay_s: float):
+        self.posts, self.gets = 0, 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.posts += 1
+                time.sleep(delay_s)
+                self._answer(201, b'{"id": "10001", "key": "CS-1"}')
+
+            def do_GET(self):
+                owner.gets += 1
+                time.sleep(delay_s)
+                self._answer(200, b'{"displayName": "Admin"}')
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_creating_an_issue_is_never_sent_twice_when_the_answer_is_lost():
+    jira = _SlowJira(delay_s=1.6)
+    try:
+        client = JiraClient(jira.base_url, flavour="server", session=requests.Session(), timeout=1,
+                            retry=fast_retry(max_tries=3))
+        with pytest.raises(JiraError) as caught:
+            client.create_issue({"project": {"key": "CS"}, "summary": "Once"})
+        assert caught.value.status == 0 and jira.posts == 1  # Jira may have created it: not sent again
+        with pytest.raises(JiraError):
+            client.myself()
+        assert jira.gets == 3  # a read is safe to send again
+    finally:
+        jira.close()
+
+
+def test_creating_an_issue_is_retried_when_jira_says_not_now(site):
+    requests.post(f"{site.base_url}/_sandbox/faults/fail-next", headers=site.admin_headers, timeout=5,
+                  json={"path": "/rest/api/", "count": 1, "status": 429, "retry_after": 0, "method": "POST"})
+    client = client_of(site)
+    created = client.create_issue({"project": {"key": "CS"}, "issuetype": {"name": "Bug"}, "summary": "After a 429"})
+    assert client.get_issue(created["key"])["fields"]["summary"] == "After a 429"
+    requests.post(f"{site.base_url}/_sandbox/faults/fail-next", headers=site.admin_headers, timeout=5,
+                  json={"path": "/rest/api/", "count": 1, "status": 502, "method": "POST"})
+    with pytest.raises(JiraError) as caught:
+        client.create_issue({"project": {"key": "CS"}, "issuetype": {"name": "Bug"}, "summary": "After a 502"})
+    assert caught.value.status == 502  # Jira may have acted: the creation flow looks before trying again

@@ -62,6 +62,8 @@ def test_draft_approve_and_see_it_in_jira(drafting, browser, width, database_url
     assert _axe(csm) == []
     csm.get_by_role("button", name="Send for approval").click()
     expect(csm.locator("#draft-detail")).to_contain_text("pending approval")
+    expect(csm.locator("nav.app-nav")).to_have_count(1)  # the draft page replaced the page, not nested in it
+    expect(csm.locator("main")).to_have_count(1)
     before = set(site.state.issues)
 
     approver = browser.new_page(viewport={"width": width, "height": 900})

@@ -7,8 +7,7 @@ import requests
 
 from connect_app.atlassian import JwksKeys, verify_invocation_token
 from jira_sandbox.testing import SandboxServer
-
-APP_ID = "ari:cloud:ecosystem::app/6c4f1a52-93b2-4c1e-8a7d-0e5f2b9c1d34"
+from tests.forge.site import APP_ID, forge_installed, forge_site_factory  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -62,5 +61,3 @@ def verify(key_sets):
 
     return run
 
-
-from tests.forge.site import forge_installed, forge_site_factory  # noqa: E402, F401  (fixtures)

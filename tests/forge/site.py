@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import select
 
 from connect_app.extensions import db
-from connect_app.jira_app.forge.manifest import render_manifest
+from connect_app.jira_app.forge.manifest import render_manifest, resource_files
 from connect_app.models import ConnectionKind, JiraConnection, LinkingRule
 from jira_sandbox.testing import SandboxServer
 from tests.conftest import SIGNING_SECRET
@@ -18,7 +18,8 @@ from tests.live import LiveApp
 from tests.tracking.receiver import PushReceiver
 from tests.tracking.support import CUSTOMERS, WORKSPACE, TrackedSite, install
 
-from .conftest import APP_ID
+APP_ID = "ari:cloud:ecosystem::app/6c4f1a52-93b2-4c1e-8a7d-0e5f2b9c1d34"
+
 
 
 @dataclass
@@ -36,19 +37,21 @@ class ForgeSite(TrackedSite):
                                 timeout=60, **kwargs)
 
     def install_forge(self) -> dict:
-        """Install (or upgrade to) the Forge app from the rendered manifest; the sandbox's answer."""
-        response = requests.post(f"{self.site.base_url}/_sandbox/forge/install", headers={
-            **self.site.admin_headers, "Content-Type": "application/yaml"},
-            data=render_manifest(self.live.base_url, APP_ID), timeout=60)
+        """Install (or upgrade to) the Forge app: the rendered manifest and its Custom UI; the sandbox's answer."""
+        response = requests.post(f"{self.site.base_url}/_sandbox/forge/install", headers=self.site.admin_headers,
+                                 json={"manifest": render_manifest(self.live.base_url, APP_ID),
+                                       "resources": {"panel": resource_files("panel")}}, timeout=60)
         assert response.status_code == 201, response.text
         return response.json()
 
-    def invoke(self, path: str, principal: str, method: str = "GET", body: dict | None = None,
-               issue_key: str | None = None, fault: str | None = None) -> tuple[int, object]:
-        """The panel's invokeRemote, through the sandbox's stand-in: (status, body)."""
+    def invoke(self, path: str, principal: str | None, method: str = "GET", body: dict | None = None,
+               issue_key: str | None = None, fault: str | None = None,
+               module_key: str | None = None) -> tuple[int, object]:
+        """A UI module's invokeRemote (the panel's, unless `module_key` names another), through the sandbox."""
         response = self.forge("POST", "/invoke", json={"app_id": APP_ID, "path": path, "method": method,
                                                         "body": body, "principal": principal,
-                                                        "issue_key": issue_key, "fault": fault})
+                                                        "issue_key": issue_key, "fault": fault,
+                                                        "module_key": module_key})
         assert response.status_code == 200, response.text
         answer = response.json()
         return answer["status"], answer["body"]
@@ -62,13 +65,14 @@ class ForgeSite(TrackedSite):
         return row
 
 
-def link_forge_connection(live) -> tuple[str, dict]:
-    """Link the Forge connection to the workspace with three customers and their label rules."""
+def link_forge_connection(live, *, link: bool = True) -> tuple[str, dict]:
+    """The workspace with three customers and their label rules; the Forge connection linked to it (if `link`)."""
     with live.app.app_context():
         org = make_organization(id=WORKSPACE)
         connection = db.session.scalar(select(JiraConnection).where(JiraConnection.kind == ConnectionKind.FORGE))
-        connection.organization_id = org.id
-        connection.status = "active"
+        if link:
+            connection.organization_id = org.id
+            connection.status = "active"
         customers = {}
         for name, (label, owner) in CUSTOMERS.items():
             customer = make_customer(org, name=name.title(), slug=name, csm_owner_id=owner)
@@ -83,10 +87,11 @@ def link_forge_connection(live) -> tuple[str, dict]:
 
 @pytest.fixture
 def forge_site_factory(database_url, tmp_path):
-    """Build a ForgeSite: `connect_first=True` installs the Connect app (linked) before anything Forge."""
+    """Build a ForgeSite: `connect_first=True` installs the Connect app (linked) before anything Forge;
+    `linked=False` leaves a Forge-only site unlinked (the workspace and its customers exist)."""
     started = []
 
-    def build(*, connect_first: bool = False) -> ForgeSite:
+    def build(*, connect_first: bool = False, linked: bool = True) -> ForgeSite:
         receiver = PushReceiver(SIGNING_SECRET).__enter__()
         site = SandboxServer(issues=0, seed=5).start()
         live = LiveApp(database_url, tmp_path, ATLASSIAN_INSTALL_KEYS_URL=f"{site.base_url}/_connect/install-keys",
@@ -98,7 +103,7 @@ def forge_site_factory(database_url, tmp_path):
         forge = ForgeSite(site, live, receiver, connection_id, customers)
         if not connect_first:
             forge.install_forge()
-            forge.connection_id, forge.customers = link_forge_connection(live)
+            forge.connection_id, forge.customers = link_forge_connection(live, link=linked)
         return forge
 
     yield build

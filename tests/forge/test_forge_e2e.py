@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, text
 
+from connect_app.atlassian.forge import ForgeInvocation
+from connect_app.connections.forge_installations import record_forge_install
 from connect_app.connections.records import find_tenant
 from connect_app.extensions import db
 from connect_app.models import AuditEntry, JiraCustomerLink, WebhookDelivery
@@ -132,3 +134,43 @@ def test_pre_uninstall_keeps_the_data_for_the_retention_period_and_forgets_the_t
     with s.live.app.app_context():
         assert db.session.scalar(select(func.count()).select_from(JiraCustomerLink)) == 0
         db.session.remove()
+
+
+def test_a_reinstall_within_the_retention_period_takes_the_old_row_back(forge_installed):
+    s = forge_installed
+    key = s.create_issue("Reports are empty", ["customer_globex"])
+    s.settle()
+    before = s.connection()
+    app_id = forge_state(s.site)["installs"][0]["app_id"]
+    assert s.forge("POST", "/uninstall", json={"app_id": app_id}).json()["pre_uninstall_status"] == 204
+    assert s.connection().status == "uninstalled"
+
+    # Forge gives a reinstall a new installationId; the site (its cloudId) is the same.
+    installed = s.install_forge()
+    after = s.connection()
+    assert installed["installation_id"] != before.installation_id
+    assert (after.id, after.installation_id) == (before.id, installed["installation_id"])
+    assert (after.organization_id, after.status, after.purge_after) == ("ws-track", "active", None)
+    assert after.access_token.startswith("forge-sys-")
+    with s.live.app.app_context():
+        assert "connection.reinstalled" in db.session.scalars(select(AuditEntry.action)).all()
+        db.session.remove()
+    _, links, _ = issue_row(s, key)
+    assert links == [s.customers["globex"]]
+    s.transition(key, "In Progress")  # and Forge's events reach the same row again
+    s.settle()
+    assert ("csm-bob", key, "moved_to_development") in s.notifications()
+
+
+def test_a_live_forge_install_of_the_site_is_never_taken_over(forge_installed):
+    s = forge_installed
+    # Another environment of the app (another installation) on the same site gets a row of its own.
+    first = s.connection()
+    other = ForgeInvocation(app_id="ari:cloud:ecosystem::app/x", installation_id="ari:cloud:ecosystem::installation/y",
+                            cloud_id=first.cloud_id, api_base_url=first.base_url, site_url=first.display_url,
+                            account_id=None, environment_type="STAGING", environment_id="e", ic_label=None, claims={})
+    with s.live.app.app_context():
+        second = record_forge_install(other, event="avi:forge:installed:app")
+        assert second.id != first.id and second.organization_id is None and second.status == "pending"
+        db.session.remove()
+    assert s.connection().installation_id == first.installation_id

@@ -88,6 +88,9 @@ def routes(s, key: str) -> list[tuple[str, str, dict]]:
         ("POST", "/forge/ui/search", {"q": "acme", "issueKey": key}),
         ("POST", "/forge/ui/links", {"customer_id": s.customers["acme"], "issueKey": key}),
         ("POST", f"/forge/ui/links/{s.customers['acme']}/remove", {"issueKey": key}),
+        ("POST", "/forge/scheduled", {"context": {"moduleKey": "cscx-hourly"}}),
+        ("GET", "/forge/ui/configure", {}),
+        ("POST", "/forge/ui/configure/link", {"code": "ABCD-EFGH-JKLM"}),
     ]
 
 
@@ -122,3 +125,21 @@ def test_a_genuine_token_of_an_unknown_installation_is_refused(forge_installed):
                                     headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, (path, response.text)
     assert snapshot(s) == before
+
+
+def test_a_users_call_from_the_ui_cannot_reach_the_routes_forge_itself_calls(forge_installed):
+    s = forge_installed
+    engineer = s.site.state.add_user("Mallory Engineer", "mallory@sandbox.test")["accountId"]
+    key = s.create_issue("Keep me linked", ["customer_acme"])
+    s.settle()
+    before = snapshot(s)
+    # invokeRemote lets the panel's script name any path on the remote, with a genuine token naming its user.
+    installation = s.connection().installation_id
+    for path, body in [("/forge/lifecycle", {"eventType": "avi:forge:uninstalled:app", "installationId": installation}),
+                       ("/forge/events/issue", {"id": "from-the-ui", "eventType": "avi:jira:deleted:issue",
+                                                "issue": {"id": "10000", "key": key}}),
+                       ("/forge/scheduled", {})]:
+        status, answer = s.invoke(path, engineer, "POST", body, issue_key=key)
+        assert status == 403 and answer["error"]["code"] == "forbidden", (path, answer)
+    assert snapshot(s) == before
+    assert s.connection().status == "active"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from connect_app.atlassian import AtlassianAuthError, JwksKeys, invocation_token_from_headers, verify_invocation_token
 
@@ -127,3 +128,41 @@ def test_an_unreachable_key_server_refuses_without_hanging(http):
     keys = JwksKeys("http://127.0.0.1:9/jwks.json", session=http, timeout=0.5)
     with pytest.raises(AtlassianAuthError, match=r"unreachable|timed out"):
         keys("forge-prod/any")
+
+
+def test_a_failed_first_fetch_is_retried_after_a_short_backoff_not_the_refresh_interval(forge_site, http):
+    now = [1000.0]
+    keys = JwksKeys(f"{forge_site.base_url}/_forge/jwks.json", session=http, min_refresh_interval=60,
+                    clock=lambda: now[0])
+    # The key server fails once (a deploy, a blip): the first token is refused with the server's error...
+    fail = requests.post(f"{forge_site.base_url}/_sandbox/faults/fail-next", headers=forge_site.admin_headers,
+                         json={"path": "/_forge/jwks.json", "count": 2, "status": 503}, timeout=10)
+    assert fail.status_code == 201
+    fetched = forge_state(forge_site)["jwks_requests"]["prod"]
+    with pytest.raises(AtlassianAuthError, match="forge key server error"):
+        verify_invocation_token(mint(forge_site), app_id=APP_ID, keys=keys)
+    # ... the next ones within the backoff cost no request ...
+    with pytest.raises(AtlassianAuthError, match="unknown key id"):
+        verify_invocation_token(mint(forge_site), app_id=APP_ID, keys=keys)
+    # ... after 1 s the server is asked again (it fails once more: the wait doubles), and after 2 s more it answers,
+    # long before the minute a successful fetch waits between refetches.
+    now[0] += 1.1
+    with pytest.raises(AtlassianAuthError, match="forge key server error"):
+        verify_invocation_token(mint(forge_site), app_id=APP_ID, keys=keys)
+    now[0] += 1.1
+    with pytest.raises(AtlassianAuthError, match="unknown key id"):
+        verify_invocation_token(mint(forge_site), app_id=APP_ID, keys=keys)
+    now[0] += 1.0
+    assert verify_invocation_token(mint(forge_site), app_id=APP_ID, keys=keys).installation_id
+    assert forge_state(forge_site)["jwks_requests"]["prod"] == fetched + 1  # the failed ones never reached the view
+
+
+def test_a_key_we_had_is_kept_while_the_key_server_fails(forge_site, http):
+    now = [1000.0]
+    keys = JwksKeys(f"{forge_site.base_url}/_forge/jwks.json", session=http, cache_ttl=600, clock=lambda: now[0])
+    token = mint(forge_site)
+    verify_invocation_token(token, app_id=APP_ID, keys=keys)
+    requests.post(f"{forge_site.base_url}/_sandbox/faults/fail-next", headers=forge_site.admin_headers,
+                  json={"path": "/_forge/jwks.json", "count": 1, "status": 500}, timeout=10)
+    now[0] += 601  # the cache is stale and its refresh fails: the key we trust still verifies
+    assert verify_invocation_token(token, app_id=APP_ID, keys=keys).installation_id

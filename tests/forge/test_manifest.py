@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from connect_app.cli import main
 from connect_app.jira_app.descriptor import render_descriptor
-from connect_app.jira_app.forge.manifest import forge_dir, render_manifest
+from connect_app.jira_app.forge.manifest import forge_dir, render_manifest, resource_files
 from tests.sandbox.app_receiver import AppReceiver
 
 from .conftest import APP_ID, sandbox
@@ -64,6 +64,10 @@ def test_declares_the_panel_triggers_and_no_more_scopes_than_needed(manifest):
     assert endpoints["cscx-issue-events"]["route"] == {"path": "/forge/events/issue"}
     assert endpoints["cscx-lifecycle"]["route"] == {"path": "/forge/lifecycle"}
     assert modules["preUninstall"] == [{"key": "cscx-pre-uninstall", "endpoint": "cscx-lifecycle"}]
+    assert modules["scheduledTrigger"] == [{"key": "cscx-hourly", "endpoint": "cscx-scheduled", "interval": "hour"}]
+    (admin_page,) = modules["jira:adminPage"]  # the configure page: a Jira admin links the site to a workspace
+    assert (admin_page["resource"], admin_page["resolver"], admin_page["useAsConfig"]) == (
+        "panel", {"endpoint": "cscx-ui"}, True)
     assert manifest["permissions"] == {"scopes": ["read:jira-work", "write:jira-work", "read:app-system-token",
                                                   "read:app-user-token"]}
     assert manifest["resources"] == [{"key": "panel", "path": "panel/build"}]
@@ -87,8 +91,9 @@ def test_the_panel_is_a_custom_ui_on_a_pinned_bridge_calling_the_remote():
     script = (panel / "src/panel.js").read_text()
     assert "from '@forge/bridge'" in script
     assert "invokeRemote(" in script
-    assert "/forge/ui/panel?" in script
-    assert 'src="./panel.js"' in (panel / "public/index.html").read_text()
+    assert "/forge/ui/panel?" in script and "/forge/ui/configure" in script
+    assert '<script type="module" src="./panel.js">' in (panel / "public/index.html").read_text()
+    assert '"build": "esbuild src/panel.js --bundle' in package
 
 
 def test_cli_prints_the_rendered_manifest(monkeypatch, tmp_path):
@@ -109,14 +114,14 @@ def app_folder(tmp_path: Path) -> Path:
     """A Forge app folder as `forge deploy` sees it: the rendered manifest and the panel's resource folder.
 
     The panel's bundle is built by its own npm package (esbuild); the validator checks the folder and
-    its HTML entry, so the unbundled source stands in for the built script here.
+    its HTML entry, so the unbundled files (what the sandbox serves) stand in for the build here.
     """
     folder = tmp_path / "app"
     build = folder / "panel/build"
     build.mkdir(parents=True)
     (folder / "manifest.yml").write_text(render_manifest(BASE_URL, APP_ID))
-    shutil.copy(forge_dir() / "panel/public/index.html", build / "index.html")
-    shutil.copy(forge_dir() / "panel/src/panel.js", build / "panel.js")
+    for name, text in resource_files("panel").items():
+        (build / name).write_text(text)
     return folder
 
 
@@ -156,3 +161,8 @@ def test_the_sandbox_installs_it_and_calls_the_lifecycle_route(forge_site, verif
     assert verify(call.headers["Authorization"].removeprefix("Bearer ")).installation_id == \
         response.json()["installation_id"]
     assert response.json()["connect_key"] == "ai.cscx.jira"
+
+
+def test_the_demo_can_install_the_app_the_forge_way():
+    result = CliRunner().invoke(main, ["demo", "--help"])
+    assert result.exit_code == 0 and "--forge" in result.output

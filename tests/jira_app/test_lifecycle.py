@@ -148,3 +148,44 @@ def test_enable_and_disable_need_the_tenant_token(client, key_server):
         assert connections()[0].status == status
     wrong = tenant_token("POST", f"{BASE}/connect/disabled", client_key=body["clientKey"], secret="x" * 40)
     assert client.post("/connect/disabled", headers={"Authorization": f"JWT {wrong}"}).status_code == 401
+
+
+@pytest.mark.parametrize("base_url", ["http://169.254.169.254/latest", "https://10.0.0.5", "http://127.0.0.1:6379",
+                                      "https://jira.attacker.example", "http://site-1.atlassian.net"])
+def test_install_base_url_must_be_an_atlassian_site_unless_private_urls_are_allowed(app, client, key_server,
+                                                                                     base_url):
+    response = install(client, key_server, payload(baseUrl=base_url))
+    assert response.status_code == 400, response.json
+    error = response.json["error"]
+    assert error["code"] == "unsafe_base_url"
+    assert error["message"].startswith("baseUrl: ") and "ALLOW_PRIVATE_JIRA_URLS" in error["message"]
+    assert connections() == []
+    app.config["ALLOW_PRIVATE_JIRA_URLS"] = True  # a self-hosted stand-in (the sandbox) is an explicit opt-in
+    assert install(client, key_server, payload(baseUrl=base_url)).status_code == 204
+    assert connections()[0].base_url == base_url.rstrip("/")
+
+
+def test_a_display_url_is_a_plain_web_address(client, key_server):
+    response = install(client, key_server, payload(displayUrl="javascript:alert(document.cookie)"))
+    assert response.status_code == 400 and "displayUrl" in response.json["error"]["message"]
+    assert connections() == []
+
+
+def test_a_legacy_reinstall_cannot_move_the_tenant(app, client, key_server):
+    first = payload()
+    assert install(client, key_server, first).status_code == 204
+    app.config["ALLOW_PRIVATE_JIRA_URLS"] = True  # even where internal hosts are allowed
+    for base_url in ("http://10.0.0.5:8080", "https://site-2.atlassian.net"):
+        moved = payload(secret=secrets.token_urlsafe(32), baseUrl=base_url)
+        legacy = tenant_token("POST", f"{BASE}/connect/installed", client_key=moved["clientKey"],
+                              secret=first["sharedSecret"])
+        response = install(client, key_server, moved, token=legacy)
+        assert response.status_code == 401
+        assert response.json["error"]["message"] == "a re-install signed with the stored secret cannot change baseUrl"
+    (connection,) = connections()
+    assert connection.base_url == "https://site-1.atlassian.net"
+    assert connection.shared_secret == first["sharedSecret"]
+    # Atlassian's signature may move it (a renamed site).
+    renamed = payload(baseUrl="https://renamed.atlassian.net")
+    assert install(client, key_server, renamed).status_code == 204
+    assert connections()[0].base_url == "https://renamed.atlassian.net"

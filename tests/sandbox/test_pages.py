@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+import json
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import jwt
 import pytest
 import requests
 
+from jira_sandbox.pages import CONNECT_IFRAME_SANDBOX
 from jira_sandbox.testing import SandboxServer
 from tests.sandbox.app_receiver import AppReceiver
 from tests.sandbox.test_connect_host import _qsh
@@ -65,6 +67,27 @@ def test_panel_iframe_is_signed_like_jira(site, app):
     context_src = next(s for s in iframe_srcs(context_page) if "/panel" in s)
     token = parse_qs(urlsplit(context_src).query)["jwt"][0]
     assert jwt.decode(token, app.shared_secret, algorithms=["HS256"])["qsh"] == "context-qsh"
+
+
+def test_app_iframes_are_sandboxed_and_named_like_jiras(site, app):
+    key = create_issue(site)["key"]
+    page = requests.get(f"{site.base_url}/browse/{key}", timeout=10).text
+    frames = [{name: html.unescape(value) for name, value in re.findall(r'([\w-]+)="([^"]*)"', tag)}
+              for tag in re.findall(r"<iframe\s[^>]*>", page) if "forge-frame" not in tag]
+    assert len(frames) == 2  # the Connect test app's panel and its glance
+    for frame in frames:
+        assert set(frame["sandbox"].split()) == {
+            "allow-downloads", "allow-forms", "allow-modals", "allow-popups", "allow-same-origin", "allow-scripts",
+            "allow-top-navigation-by-user-activation"} == set(CONNECT_IFRAME_SANDBOX.split())
+        init = json.loads(frame["name"])  # what all.js reads from window.name
+        assert init["extension_id"] == frame["data-connect-extension"]
+        assert re.fullmatch(r"test-app__[\w-]+__[0-9a-f]{8}", init["extension_id"])
+        assert init["origin"] == site.base_url and init["options"]["hostOrigin"] == site.base_url
+    assert len({frame["data-connect-extension"] for frame in frames}) == 2
+    host_script = re.search(r'<script src="([^"]*connect_host\.js)"></script>\s*</head>', page).group(1)
+    served = requests.get(urljoin(site.base_url, host_script), timeout=10)
+    assert served.status_code == 200 and "javascript" in served.headers["Content-Type"]
+    assert '"resize"' in served.text and "contentWindow === event.source" in served.text
 
 
 def test_glance_shows_the_status_property(site, app):

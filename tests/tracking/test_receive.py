@@ -65,6 +65,7 @@ def connect_post(client, connection, data, *, url=PATH, identifier="wh-1", secre
 @pytest.fixture
 def tenants(app, broken_jira):
     # Jira answers 400 to the jobs' fetches (these payloads are partial): they fail fast, never hang.
+    app.config["ALLOW_PRIVATE_JIRA_URLS"] = True  # that Jira is on 127.0.0.1
     org = make_organization()
     return (make_connection(org, base_url=broken_jira, shared_secret="tenant-a-shared-secret-0123456789abcdef"),
             make_connection(org, base_url=broken_jira, shared_secret="tenant-b-shared-secret-0123456789abcdef"))
@@ -119,6 +120,41 @@ def test_server_webhooks_need_the_connection_hmac(client, app, broken_jira):
     assert client.post(f"{PATH}?connection={server.id}", data=tampered, headers=good).status_code == 401
     sha1 = {"X-Hub-Signature": "sha1=" + "0" * 40}
     assert client.post(f"{PATH}?connection={server.id}", data=body, headers=sha1).status_code == 401
+    assert stored() == 1
+
+
+def test_a_captured_signed_body_replayed_with_fresh_identifiers_is_stored_once(client, app, broken_jira):
+    # Server/DC signs only the body (no timestamp): whoever captured one delivery can resend it at will,
+    # with any identifier header they like.
+    org = make_organization()
+    server = make_connection(org, kind="server", client_key=None, webhook_secret="server-secret-1",
+                             base_url=broken_jira)
+    other = make_connection(org, kind="server", client_key=None, webhook_secret="server-secret-2",
+                            base_url=broken_jira)
+    url, other_url = f"{PATH}?connection={server.id}", f"{PATH}?connection={other.id}"
+    body = body_of(payload())
+    signed = {"X-Hub-Signature": hub_signature("server-secret-1", body), "Content-Type": "application/json"}
+    first = client.post(url, data=body, headers=signed | {"X-Atlassian-Webhook-Identifier": "wh-original"})
+    assert first.status_code == 202
+    for identifier in ("wh-replay-1", "wh-replay-2", None):
+        headers = signed | ({"X-Atlassian-Webhook-Identifier": identifier} if identifier else {})
+        replay = client.post(url, data=body, headers=headers)
+        assert replay.status_code == 200 and replay.json == {"status": "duplicate", "id": first.json["id"]}
+    assert stored() == 1
+    # A new event (another body) is stored, and the same body for another connection is that connection's.
+    newer = body_of(payload(ts=1_700_000_000_500))
+    assert client.post(url, data=newer, headers={"X-Hub-Signature": hub_signature("server-secret-1", newer),
+                                                  "X-Atlassian-Webhook-Identifier": "wh-replay-3"}).status_code == 202
+    assert client.post(other_url, data=body,
+                       headers={"X-Hub-Signature": hub_signature("server-secret-2", body)}).status_code == 202
+    assert stored() == 3
+
+
+def test_a_connect_body_replayed_under_another_identifier_is_a_duplicate(client, tenants):
+    tenant, _ = tenants
+    first = connect_post(client, tenant, payload(), identifier="wh-1")
+    again = connect_post(client, tenant, payload(), identifier="wh-2")
+    assert again.status_code == 200 and again.json == {"status": "duplicate", "id": first.json["id"]}
     assert stored() == 1
 
 

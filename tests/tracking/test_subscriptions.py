@@ -47,6 +47,9 @@ def test_alert_me_when_resolved_customer_and_owner_preferences(tracked_site):
     resolved = listed[0]
     assert resolved["jira_key"] == key and resolved["title"].startswith(f"{key} was resolved")
     assert [c["name"] for c in resolved["details"]["customers"]] == ["Globex"]
+    # ARR is a JSON number here as in /api/customers (one type everywhere).
+    globex = api(s, "GET", f"/customers/{s.customers['globex']}", "support-1", "support").json()
+    assert isinstance(globex["arr"], float) and resolved["details"]["customers"][0]["arr"] == globex["arr"]
     assert resolved["details"]["change"]["to"] == "Done"
     marked = api(s, "POST", "/jira/notifications/read", "support-1", "support", json={"ids": [resolved["id"]]})
     assert marked.json() == {"marked": 1}

@@ -71,6 +71,7 @@ def queued_site(database_url, tmp_path):
             "SECRET_KEY": config.SECRET_KEY, "ENCRYPTION_KEY": config.ENCRYPTION_KEYS[0],
             "CSCX_SIGNING_SECRET": config.CSCX_SIGNING_SECRET, "BASE_URL": live.base_url,
             "CSCX_PUSH_URL": receiver.url, "PYTHONUNBUFFERED": "1",
+            "ALLOW_PRIVATE_JIRA_URLS": "true",  # the sandbox Jira is on 127.0.0.1
         }
         workers = Workers(env, tmp_path)
         try:

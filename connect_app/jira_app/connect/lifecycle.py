@@ -10,6 +10,7 @@ from connect_app.atlassian import AtlassianAuthError, token_from_request, verify
 from connect_app.atlassian.client import APP_KEY
 from connect_app.connections import installations
 from connect_app.connections.records import find_tenant
+from connect_app.connections.urlsafety import UnsafeUrl
 from connect_app.errors import ApiError
 from connect_app.jira_app.connect.auth import (
     install_key_fetcher,
@@ -40,11 +41,12 @@ def _verified_lifecycle_body() -> dict:
         token = token_from_request(request.headers, request.args)
         # A first install must be RS256 (Atlassian's key by kid). A re-install of a known
         # clientKey may also be HS256 signed with the secret we stored for it: that proves it
-        # is the same tenant, which a token signed with the body's new secret never could.
+        # is the same tenant, which a token signed with the body's new secret never could;
+        # it may not move the tenant to another baseUrl, though.
         verify_install_token(
             token, method=request.method, url=raw_request_target(), body_client_key=payload["clientKey"],
             app_base_url=current_app.config["BASE_URL"], key_fetcher=install_key_fetcher(),
-            known_tenant=known, allow_legacy_shared_secret=known is not None,
+            known_tenant=known, allow_legacy_shared_secret=known is not None, body_base_url=payload["baseUrl"],
         )
     except AtlassianAuthError as error:
         log.warning("connect.lifecycle.refused", extra={"reason": error.reason, "path": request.path})
@@ -56,7 +58,10 @@ def _verified_lifecycle_body() -> dict:
 def installed():
     """Jira installed (or re-installed) the app: store the tenant and its shared secret."""
     payload = _verified_lifecycle_body()
-    installations.record_install(payload)
+    try:
+        installations.record_install(payload, allow_private_urls=current_app.config["ALLOW_PRIVATE_JIRA_URLS"])
+    except UnsafeUrl as error:
+        raise ApiError(400, "unsafe_base_url", str(error)) from None
     return "", 204
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 from flask import g, render_template, request
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 ISSUE_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,19}-[1-9][0-9]{0,9}$")
 SEARCH_LIMIT = 8
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def _jira_client():
@@ -37,6 +39,21 @@ def _issue_key_arg() -> str:
     if not ISSUE_KEY_RE.match(key):
         raise ApiError(400, "invalid_parameter", "issueKey must be a Jira issue key like CS-123")
     return key
+
+
+def jira_origins(tenant) -> list[str]:
+    """The origins the site's pages are served from: the only hosts panel.js will post its size to."""
+    origins = []
+    for url in (tenant.base_url, tenant.display_url):
+        parts = urlsplit(url or "")
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            continue
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        port = f":{parts.port}" if parts.port and parts.port != DEFAULT_PORTS[parts.scheme] else ""
+        origin = f"{parts.scheme}://{host}{port}"  # as a browser spells it (lower case, no default port)
+        if origin not in origins:
+            origins.append(origin)
+    return origins
 
 
 def _panel_context(issue_key: str, **extra):
@@ -53,7 +70,8 @@ def panel():
         return render_template("connect/not_linked.html"), 200
     token = mint_context_token(g.tenant, g.jira_account_id, issue_key)
     return render_template("connect/panel.html", context_token=token, context_header=CONTEXT_HEADER,
-                           in_jira=bool(request.args.get("xdm_e")), **_panel_context(issue_key))
+                           in_jira=bool(request.args.get("xdm_e")), host_origins=jira_origins(g.tenant),
+                           **_panel_context(issue_key))
 
 
 @bp.get("/connect/panel/links")

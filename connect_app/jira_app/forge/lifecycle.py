@@ -28,7 +28,7 @@ def _is_pre_uninstall(event: object, module_key: object) -> bool:
 @bp.post("/forge/lifecycle")
 def lifecycle():
     """Forge installed, upgraded or is about to uninstall the app on a site; keyed by the token's installation."""
-    invocation = verified_invocation()
+    invocation = verified_invocation(trigger=True)
     body = request.get_json(silent=True)
     body = body if isinstance(body, dict) else {}
     event = body.get("eventType")

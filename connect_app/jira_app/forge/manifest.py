@@ -1,4 +1,4 @@
-"""The Forge manifest, rendered for the service's base URL and the app id from `forge register`."""
+"""The Forge app: its manifest rendered for the service's base URL and app id, and its Custom UI resource's files."""
 
 from __future__ import annotations
 
@@ -17,9 +17,26 @@ BASE_URL_PLACEHOLDER = "{{localBaseUrl}}"
 _APP_ARI = re.compile(r"ari:cloud:ecosystem::app/[0-9A-Za-z-]{1,64}")
 
 
+# Resource key -> the Custom UI package folder (under descriptor/forge) whose files make it up.
+RESOURCE_PACKAGES = {"panel": "panel"}
+
+
 def forge_dir() -> Path:
     """The Forge app's sources: manifest template, the panel's Custom UI package, the validate script."""
     return descriptor_dir() / "forge"
+
+
+def resource_files(key: str = "panel") -> dict[str, str]:
+    """A Custom UI resource's files as served without a bundler: `public/` as is, `src/*.js` beside them.
+
+    `forge deploy` takes the bundle `npm run build` makes of the same files (@forge/bridge bundled in); a
+    host that serves the module script as is must resolve `@forge/bridge` itself, as the sandbox's import
+    map does. The demo and the tests deploy these to the sandbox.
+    """
+    package = forge_dir() / RESOURCE_PACKAGES[key]
+    files = {path.name: path.read_text() for path in sorted((package / "public").iterdir()) if path.is_file()}
+    files |= {path.name: path.read_text() for path in sorted((package / "src").glob("*.js"))}
+    return files
 
 
 @lru_cache(maxsize=1)

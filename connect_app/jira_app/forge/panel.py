@@ -29,8 +29,8 @@ SEARCH_LIMIT = 8
 SAVED_NOT_WRITTEN = "Saved. Jira could not be updated just now; the label and count will catch up on the next change."
 
 
-def _form() -> dict:
-    """The panel's form fields: invokeRemote sends them as a JSON body (a form post works too)."""
+def form_fields() -> dict:
+    """The UI's form fields: invokeRemote sends them as a JSON body (a form post works too)."""
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else request.form.to_dict()
 
@@ -42,27 +42,26 @@ def _issue_key() -> str:
     issue = extension.get("issue") if isinstance(extension, dict) else None
     key = issue.get("key") if isinstance(issue, dict) else None
     if not isinstance(key, str) or not key:
-        key = request.args.get("issueKey") or _form().get("issueKey") or ""
+        key = request.args.get("issueKey") or form_fields().get("issueKey") or ""
     key = str(key).strip().upper()
     if not ISSUE_KEY_RE.match(key):
         raise ApiError(400, "invalid_parameter", "issueKey must be a Jira issue key like CS-123")
     return key
 
 
-def _actor() -> str:
-    """The user acting in the panel (the token's principal); UI calls without one are refused."""
+def actor() -> str:
+    """The user acting in the app's UI (the token's principal); UI calls without one are refused."""
     if not g.invocation.account_id:
         raise ApiError(403, "forbidden", "the panel acts for a user; this invocation names none")
     return g.invocation.account_id
 
 
-def _fragment(issue_key: str, status: int = 200, *, query: str = "", customers=(), **extra):
+def _fragment(issue_key: str, status: int = 200, **extra):
     """The whole panel as HTML in JSON (what panel.js puts on the page)."""
     linked = g.tenant.organization_id is not None
     state = issue_customers.issue_customers(g.tenant, issue_key) if linked else None
     html = render_template("connect/_forge_panel.html", forge=True, linked=linked, state=state,
-                           issue_key=issue_key, link_types=LINK_TYPES, query=query, customers=list(customers),
-                           **extra)
+                           issue_key=issue_key, link_types=LINK_TYPES, query="", customers=[], **extra)
     return jsonify({"html": html}), status
 
 
@@ -70,40 +69,42 @@ def _fragment(issue_key: str, status: int = 200, *, query: str = "", customers=(
 @forge_invocation_required
 def ui_panel():
     """The panel's first load: the issue's customers and the search form."""
-    _actor()
+    actor()
     return _fragment(_issue_key())
 
 
 @bp.post("/forge/ui/search")
 @forge_invocation_required
 def ui_search():
-    """Customers of the workspace matching `q`, each with an Add form."""
-    _actor()
+    """The type-ahead: customers of the workspace matching `q`, each with an Add form (the results list only)."""
+    actor()
     issue_key = _issue_key()
-    query = str(_form().get("q") or "")[:100]
+    query = str(form_fields().get("q") or "")[:100]
     found = []
     if query.strip() and g.tenant.organization_id is not None:
         found = customer_domain.search_customers(g.tenant.organization_id, query, SEARCH_LIMIT)
-    return _fragment(issue_key, query=query, customers=found)
+    html = render_template("connect/_search_results.html", forge=True, issue_key=issue_key, query=query,
+                           customers=found, link_types=LINK_TYPES)
+    return jsonify({"html": html})
 
 
 @bp.post("/forge/ui/links")
 @forge_invocation_required
 def ui_add_link():
     """Link a customer to the issue for the user in the panel; audited with the user's accountId."""
-    actor, issue_key, form = _actor(), _issue_key(), _form()
+    user, issue_key, form = actor(), _issue_key(), form_fields()
     return _change(issue_key, lambda client: issue_customers.add_manual_link(
         g.tenant, issue_key, str(form.get("customer_id") or ""), str(form.get("link_type") or "affected"),
-        actor, client))
+        user, client))
 
 
 @bp.post("/forge/ui/links/<customer_id>/remove")
 @forge_invocation_required
 def ui_remove_link(customer_id: str):
     """Remove a manual link for the user in the panel; audited with the user's accountId."""
-    actor, issue_key = _actor(), _issue_key()
+    user, issue_key = actor(), _issue_key()
     return _change(issue_key, lambda client: issue_customers.remove_manual_link(
-        g.tenant, issue_key, customer_id, actor, client))
+        g.tenant, issue_key, customer_id, user, client))
 
 
 def _change(issue_key: str, action):
