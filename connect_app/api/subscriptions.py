@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import g, jsonify, request
@@ -12,6 +13,8 @@ from connect_app.delivery import notify
 from connect_app.delivery.notify import DEFAULT_OWNER_KINDS
 from connect_app.errors import ApiError
 from connect_app.models import Subscription
+
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def subscription_view(subscription: Subscription) -> dict:
@@ -31,6 +34,13 @@ def create_subscription():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    # Every field given is checked, also one the scope does not use: a wrong value is never silently dropped.
+    wrong = {name: f"{name} must be a UUID" for name in ("connection_id", "customer_id")
+             if name in body and not (isinstance(body[name], str) and UUID_TEXT.fullmatch(body[name]))}
+    if "jira_key" in body and not (isinstance(body["jira_key"], str) and len(body["jira_key"]) <= 60):
+        wrong["jira_key"] = "jira_key must be an issue key (at most 60 characters)"
+    if wrong:
+        raise ApiError(422, "invalid_subscription", "; ".join(wrong.values()), details=wrong)
     try:
         subscription, created = notify.subscribe(g.organization.id, g.principal.user_id, g.principal.email, body)
     except notify.SubscriptionError as error:

@@ -267,7 +267,7 @@ def validate_row(raw: Any, line: int) -> CustomerInput | RowError:
         if not _MATCHERS["health_score"].fullmatch(score):
             errors["health_score"] = f"must be a whole number from 0 to 100, not {score!r}"
         else:
-            values["health_score"] = int(float(score))
+            values["health_score"] = int(float(score.strip()))  # strip: the pattern allows what str.strip removes
     elif isinstance(score, int | float):
         if not (math.isfinite(score) and float(score).is_integer() and 0 <= score <= 100):
             errors["health_score"] = f"must be a whole number from 0 to 100, not {score!r}"

@@ -53,6 +53,28 @@ def fuzzed_app(app):
     return app
 
 
+# Documented for every operation (the document's description), and beyond what a JSON schema states for a
+# free-form or open object: a JSON body a database could not store (a number beyond 64 bits, NaN, nesting
+# deeper than 64 levels) is a 400 `invalid_json` saying which.
+STORABLE_RULES = ("is outside 64 bits", "nests deeper than", "NaN", "Infinity", "unpaired surrogate")
+
+
+def _storable_rule(response) -> bool:
+    if response.status_code != 400:
+        return False
+    error = (response.json() or {}).get("error") or {}
+    return error.get("code") == "invalid_json" and any(rule in error.get("message", "") for rule in STORABLE_RULES)
+
+
+def _unknown_id(case, response) -> bool:
+    """A customer `id` names one of the workspace's customers (to update it): any other uuid is a 422 on that
+    field alone, the same whether it exists in another workspace or nowhere."""
+    if (case.method.upper(), case.path) != ("POST", "/api/customers") or response.status_code != 422:
+        return False
+    details = ((response.json() or {}).get("error") or {}).get("details") or []
+    return bool(details) and all(set(row.get("errors", {})) == {"id"} for row in details)
+
+
 @SCHEMA.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
@@ -62,5 +84,6 @@ def test_every_operation_conforms_to_the_document(case, fuzzed_app):
     headers = auth_headers(workspace=WORKSPACE)
     response = case.call(headers=headers)
     refusals = SEMANTIC_REFUSALS.get((case.method.upper(), case.path), set())
-    excluded = [positive_data_acceptance] if response.status_code in refusals else []
+    refused_by_rule = response.status_code in refusals or _storable_rule(response) or _unknown_id(case, response)
+    excluded = [positive_data_acceptance] if refused_by_rule else []
     case.validate_response(response, headers=headers, excluded_checks=excluded)

@@ -175,6 +175,15 @@ def test_control_and_bidi_characters_in_names_are_refused(client, name):
     assert customers() == []
 
 
+def test_a_health_score_padded_with_any_unicode_whitespace_is_read_as_its_number(client):
+    # Information separators (U+001C..U+001F) are whitespace to str.strip but not to float().
+    padded = "\u2001\x1e\u2003\r\t\u1680\x85100\u1680\x0c\u2005\x1e"
+    response = client.post("/api/customers", json={"name": "Padded", "health_score": padded}, headers=auth_headers())
+    assert response.status_code == 200, response.get_json()
+    db.session.remove()
+    assert db.session.scalars(select(Customer.health_score).where(Customer.name == "Padded")).all() == [100]
+
+
 def test_a_rename_onto_another_customers_name_is_a_409_naming_it(client):
     client.post("/api/customers", json={"customers": [{"name": "Acme", "external_id": "c-1"},
                                                       {"name": "Globex", "external_id": "c-2"}]},
