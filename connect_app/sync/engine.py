@@ -1,11 +1,12 @@
 """The sync engine: every customer's Jira issues, batched, incremental, resumable and reconciled.
 
-A connection's rules compile into a few JQL queries (`linking.compile_queries`); each page of
-results is upserted and matched to customers locally, then committed together with a checkpoint,
-so a crash resumes from the next page. Incremental runs ask only for issues `updated` since the
-watermark (minus an overlap); an ids-only reconciliation finds issues that stopped matching or
-vanished. Entry points: `sync_connection`, `sync_customer`, `sync_issue`, `relink_issues`,
-`sync_due_connections` (the periodic job) and `sync_status`.
+A connection's rules compile into a few JQL queries (`linking.compile_queries`); they are asked
+for ids only, and the union is fetched once, in chunks of 100 (a few chunks in flight while the
+previous one is written); each chunk is upserted and matched to customers locally, then committed
+together with a checkpoint, so a crash resumes from the next chunk. Incremental runs ask only
+for issues `updated` since the watermark (minus an overlap); an ids-only reconciliation finds
+issues that stopped matching or vanished. Entry points: `sync_connection`, `sync_customer`,
+`sync_issue`, `relink_issues`, `sync_due_connections` (the periodic job) and `sync_status`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from connect_app.atlassian.client import JiraClient, JiraError, JiraNotFound
+from connect_app.atlassian.client import BULK_FETCH_MAX, JiraClient, JiraError, JiraNotFound
 from connect_app.atlassian.issue_json import parse_jira_time
 from connect_app.atlassian.jql import since_clause
 from connect_app.connections import priorities
@@ -40,8 +42,9 @@ from connect_app.models.types import iso, utcnow
 from connect_app.platform import metrics
 from connect_app.platform.jobs import enqueue
 from connect_app.sync.custom_fields import FieldSelection, selection_for
+from connect_app.sync.fetch import fetch_ahead
 from connect_app.sync.field_catalog import Catalog, catalog_for, refresh_catalog
-from connect_app.sync.pages import PageWriter, chunked_ids_query
+from connect_app.sync.pages import PageWriter
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ SYNC_INTERVAL = timedelta(minutes=15)
 FORGE_TOKEN_MARGIN = timedelta(minutes=2)  # a Forge system token must outlive the start of the run by this much
 PAGE_SIZE = 100
 Progress = Callable[[int], None]
-Expected = Callable[[int], None]  # told once how many issues the run's queries match (Jira's approximate count)
+Expected = Callable[[int], None]  # told once how many issues the run will fetch (each counted once)
 
 
 class SyncContext:
@@ -116,8 +119,8 @@ def sync_connection(connection_id, *, full: bool = False, client: JiraClient | N
                     page_size: int = PAGE_SIZE) -> SyncRun:
     """Sync one connection: resume an interrupted run, else a full (first time / --full) or incremental run.
 
-    `progress` is told each page's issue count; `expected`, when given, the run's total first (one count request
-    per query: an interactive run can afford it, the scheduled one does not ask).
+    `progress` is told each chunk's issue count; `expected`, when given, the run's total first (the number of
+    distinct issues left to fetch, known once the queries' ids are in: no extra request).
     """
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
     if connection is None or connection.status != ConnectionStatus.ACTIVE or connection.organization_id is None:
@@ -146,7 +149,7 @@ def sync_connection(connection_id, *, full: bool = False, client: JiraClient | N
 
 
 def _start_or_resume(connection: JiraConnection, full: bool) -> tuple[SyncRun, dict | None]:
-    checkpoint = connection.sync_checkpoint
+    checkpoint = _checkpoint(connection.sync_checkpoint)
     if checkpoint and not full:
         run = db.session.get(SyncRun, uuid.UUID(checkpoint["run_id"]))
         if run is not None:
@@ -162,6 +165,33 @@ def _start_or_resume(connection: JiraConnection, full: bool) -> tuple[SyncRun, d
     return run, None
 
 
+def _checkpoint(stored: object) -> dict | None:
+    """The stored checkpoint if its run can be resumed (a run id and Jira's start time), else None: a new run."""
+    if not isinstance(stored, dict):
+        return None
+    try:
+        uuid.UUID(str(stored["run_id"]))
+        datetime.fromisoformat(stored["jira_started"])
+        if stored.get("since"):
+            datetime.fromisoformat(stored["since"])
+    except (KeyError, TypeError, ValueError):
+        log.info("sync.checkpoint_unreadable")
+        return None
+    return stored
+
+
+def _resume_after(checkpoint: dict | None, digest: str) -> int | None:
+    """The last issue id the interrupted run wrote, if it ran the same queries; None: fetch everything.
+
+    A checkpoint of another shape (an older release paged each query with a cursor) resumes its run from the
+    start: every issue is fetched again, which writing makes harmless, and the counts start over with it.
+    """
+    if not checkpoint or checkpoint.get("queries") != digest:
+        return None
+    after = checkpoint.get("after_id")
+    return after if isinstance(after, int) and not isinstance(after, bool) else None
+
+
 def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, page_size: int,
          expected: Expected | None = None) -> None:
     ctx = SyncContext(connection, client, rules_for(connection))
@@ -175,24 +205,24 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
     since = since_clause(since_at, ctx.zone, OVERLAP) if since_at else None
     queries = compile_queries(ctx.rules, since=since, kinds=ctx.kinds)
     digest = _queries_hash(queries)
-    start_index, cursor = 0, None
-    if checkpoint and checkpoint.get("queries") == digest:
-        start_index, cursor = checkpoint["index"], checkpoint.get("cursor")
+    after = _resume_after(checkpoint, digest)
     ctx.load_jql_members()
+    # Each issue once per run, however many queries match it: the queries give ids (big, cheap pages),
+    # the union is fetched with full fields in ascending id order, so the last id written is the resume point.
+    todo = [i for i in _matching_ids(ctx, queries, full=since is None) if after is None or i > after]
     if expected:
-        _expect(client, queries[start_index:], expected)
+        expected(len(todo))
     writer = PageWriter(ctx, run)
+    if after is not None:  # the issues written before the interruption stay counted
+        writer.counts |= {k: int(v) for k, v in (run.counts or {}).items() if k in writer.counts}
     base = {"run_id": str(run.id), "jira_started": jira_started.isoformat(),
             "since": iso(since_at), "queries": digest}
-    for index in range(start_index, len(queries)):
-        pages = client.search_pages(queries[index].jql, ctx.fields, page_size, expand=("changelog",),
-                                    cursor=cursor if index == start_index else None)
-        for issues, next_cursor in pages:
+    size = max(1, min(page_size, BULK_FETCH_MAX))
+    chunks = [todo[start:start + size] for start in range(0, len(todo), size)]
+    with closing(fetch_ahead(client, chunks, ctx.fields)) as fetched:
+        for chunk, issues in fetched:
             writer.write(issues)
-            if next_cursor is None:
-                connection.sync_checkpoint = base | {"index": index + 1, "cursor": None}
-            else:
-                connection.sync_checkpoint = base | {"index": index, "cursor": next_cursor}
+            connection.sync_checkpoint = base | {"after_id": chunk[-1]}
             run.counts = writer.counts | {"resumed": (run.counts or {}).get("resumed", 0)}
             db.session.commit()
             if progress:
@@ -210,13 +240,15 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
                                  **writer.counts})
 
 
-def _expect(client: JiraClient, queries, expected: Expected) -> None:
-    """Tell `expected` how many issues the queries match (an issue matching two counts twice); nothing if Jira
-    cannot count (the bar then runs without a total)."""
-    try:
-        expected(sum(client.approximate_count(query.jql) for query in queries))
-    except JiraError as exc:
-        log.info("sync.count_unavailable", extra={"status": exc.status})
+def _matching_ids(ctx: SyncContext, queries, full: bool) -> list[int]:
+    """Every issue id the run's queries match, ascending (a free-JQL rule's ids are known already in a full run)."""
+    ids: set[str] = set()
+    for query in queries:
+        if full and query.kind == "jql" and query.rule_id in ctx.jql_members:
+            ids |= ctx.jql_members[query.rule_id]
+        else:
+            ids |= ctx.client.search_ids(query.jql)
+    return sorted(int(i) for i in ids)
 
 
 def _reconcile(ctx: SyncContext, writer: PageWriter, run: SyncRun, queries) -> None:
@@ -248,9 +280,9 @@ def _reconcile(ctx: SyncContext, writer: PageWriter, run: SyncRun, queries) -> N
             select(JiraIssue.jira_id).where(JiraIssue.connection_id == connection.id,
                                             JiraIssue.deleted_at.is_(None)))}
         missing = sorted(set().union(*ctx.jql_members.values()) - held - writer.seen) if ctx.jql_members else []
-        for jql in chunked_ids_query(missing):
-            for issues, _ in ctx.client.search_pages(jql, ctx.fields, PAGE_SIZE, expand=("changelog",)):
-                writer.write(issues)
+        for start in range(0, len(missing), BULK_FETCH_MAX):
+            writer.write(ctx.client.fetch_issues(missing[start:start + BULK_FETCH_MAX], ctx.fields,
+                                                 expand=("changelog",)))
     writer.check_gone(gone)
     writer.relink_jql_members()
     db.session.commit()

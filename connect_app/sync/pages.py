@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from sqlalchemy import select
 
@@ -27,15 +27,6 @@ from connect_app.sync.store import (
     upsert_issues,
     version_ts,
 )
-
-IDS_PER_QUERY = 100
-
-
-def chunked_ids_query(jira_ids: list[str], size: int = IDS_PER_QUERY) -> Iterator[str]:
-    """`id in (...)` JQL for issue ids in chunks (ids are digits: nothing to escape, checked anyway)."""
-    ids = [str(int(i)) for i in jira_ids]
-    for start in range(0, len(ids), size):
-        yield f"id in ({', '.join(ids[start:start + size])}) ORDER BY key ASC"
 
 
 class PageWriter:

@@ -6,12 +6,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from connect_app.atlassian.client import JiraClient, RetryPolicy
 from connect_app.connections.access import jira_client
 from connect_app.extensions import db
-from connect_app.models import IssueStatusChange, JiraCustomerLink, JiraIssue, LinkingRule
+from connect_app.models import IssueStatusChange, JiraCustomerLink, JiraIssue, LinkingRule, SyncRun
 from connect_app.models.types import utcnow
 from jira_sandbox.oauth import provider_for
 from jira_sandbox.testing import SandboxServer
@@ -78,6 +78,14 @@ def snapshot(connection) -> dict:
     history = sorted((c.change_id, c.from_status, c.to_status, c.to_category) for c in db.session.scalars(
         select(IssueStatusChange).where(IssueStatusChange.connection_id == connection.id)))
     return {"issues": issues, "links": links, "history": history}
+
+
+def forget_sync(connection) -> None:
+    """Drop everything a sync wrote for the connection, as if it had never run."""
+    for model in (JiraCustomerLink, IssueStatusChange, JiraIssue, SyncRun):
+        db.session.execute(delete(model).where(model.connection_id == connection.id))
+    connection.sync_watermark, connection.sync_checkpoint = None, None
+    db.session.commit()
 
 
 def sandbox_admin(server: SandboxServer, method: str, path: str, **kwargs) -> requests.Response:

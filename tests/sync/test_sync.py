@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from connect_app.extensions import db
 from connect_app.models import IssueStatusChange, JiraConnection, JiraCustomerLink, JiraIssue, SyncRun
 from connect_app.sync.engine import sync_connection, sync_customer, sync_issue
 from jira_sandbox.testing import SandboxServer
 from tests.factories import make_customer, make_organization
-from tests.sync.support import ANCHOR, add_rule, catalog_customers, connect, fast_client, rest, sandbox_admin, snapshot
+from tests.sync.support import (
+    ANCHOR,
+    add_rule,
+    catalog_customers,
+    connect,
+    fast_client,
+    forget_sync,
+    rest,
+    sandbox_admin,
+    snapshot,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -172,14 +182,6 @@ def test_rate_limit_and_5xx_storm_leave_the_database_as_a_clean_run(site, world)
     assert snapshot(stormy) == clean
 
 
-def forget_sync(connection) -> None:
-    """Drop everything a sync wrote for the connection, as if it had never run."""
-    for model in (JiraCustomerLink, IssueStatusChange, JiraIssue, SyncRun):
-        db.session.execute(delete(model).where(model.connection_id == connection.id))
-    connection.sync_watermark, connection.sync_checkpoint = None, None
-    db.session.commit()
-
-
 class Crash(Exception):
     """A process dying mid-sync."""
 
@@ -187,7 +189,7 @@ class Crash(Exception):
 def test_interrupted_sync_resumes_from_its_checkpoint(site, world):
     victim = world["connection"]
     full_pages = []
-    sync_connection(victim.id, client=fast_client(victim), progress=full_pages.append, page_size=10)
+    full = sync_connection(victim.id, client=fast_client(victim), progress=full_pages.append, page_size=10)
     clean = snapshot(victim)
     forget_sync(victim)
     pages = []
@@ -208,6 +210,52 @@ def test_interrupted_sync_resumes_from_its_checkpoint(site, world):
     assert run.status == "ok" and run.counts["resumed"] == 1
     assert len(resumed_pages) == len(full_pages) - 2  # the two committed pages were not fetched again
     assert snapshot(victim) == clean
+    # Neither lost nor counted twice: the issues written before the crash stay in the run's counts.
+    assert run.counts["issues"] == full.counts["issues"] == sum(full_pages) == len(clean["issues"])
+    assert run.counts["linked"] == full.counts["linked"]
+
+
+@pytest.mark.parametrize("stored", [
+    "cursor",  # what an older release wrote: a query index and its page cursor
+    "garbage",
+])
+def test_a_checkpoint_of_another_shape_starts_the_fetch_over(site, world, stored):
+    connection = world["connection"]
+    sync_connection(connection.id, client=fast_client(connection))
+    clean = snapshot(connection)
+    forget_sync(connection)
+    crashed = SyncRun(connection_id=connection.id, mode="full", status="failed", counts={"issues": 7})
+    db.session.add(crashed)
+    db.session.flush()
+    connection.sync_checkpoint = {"run_id": str(crashed.id), "jira_started": "2026-01-15T00:00:00+00:00",
+                                  "since": None, "queries": "0123456789abcdef", "index": 1, "cursor": "abc"} \
+        if stored == "cursor" else {"run": 3, "after": "x"}
+    db.session.commit()
+    pages = []
+    run = sync_connection(connection.id, client=fast_client(connection), progress=pages.append)
+    assert run.status == "ok"
+    assert (run.id == crashed.id) is (stored == "cursor")  # a readable checkpoint resumes its run
+    assert run.counts["issues"] == sum(pages) == len(clean["issues"])  # every issue fetched, counted once
+    assert snapshot(connection) == clean
+    assert db.session.get(JiraConnection, connection.id).sync_checkpoint is None
+
+
+def test_each_issue_is_fetched_once_however_many_queries_match_it(site, world):
+    connection = world["connection"]
+    # A free-JQL rule (a query of its own) matching exactly the issues the batch query matches by Acme's label.
+    acme_label = site.state.customer_catalog[0]["label"]
+    add_rule(world["globex"], "jql", jql=f'labels = "{acme_label}"', position=1)
+    assert any(acme_label in i["labels"] for i in site.state.issues.values())
+    sandbox_admin(site, "POST", "/stats/reset")
+    pages = []
+    run = sync_connection(connection.id, client=fast_client(connection), progress=pages.append, page_size=25)
+    distinct = len({key for key, _ in expected_links(site, world)})
+    assert sum(pages) == run.counts["issues"] == distinct
+    assert pages == [25] * (distinct // 25) + ([distinct % 25] if distinct % 25 else [])
+    if site.state.flavour == "cloud":
+        by_endpoint = sandbox_admin(site, "GET", "/stats").json()["by_endpoint"]
+        fetches = sum(n for endpoint, n in by_endpoint.items() if "bulkfetch" in endpoint)
+        assert fetches == len(pages)  # one bulk fetch per chunk, none for an issue already fetched
 
 
 def test_a_failing_jira_fails_the_run_and_the_next_run_resumes(site, world):
