@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import requests
 
-from connect_app.atlassian.client import APP_KEY, DEFAULT_TIMEOUT_S, JiraClient, RetryPolicy
+from connect_app.atlassian.client import APP_KEY, DEFAULT_TIMEOUT_S, JiraClient, JiraError, RetryPolicy
 from connect_app.atlassian.oauth import site_api_url
 from connect_app.atlassian.signing import ConnectJwtAuth
 from connect_app.connections.oauth_tokens import TokenProvider
-from connect_app.connections.records import ConnectSettings, TokenUnavailable, current_settings
-from connect_app.connections.urlsafety import SafeSession
+from connect_app.connections.records import ConnectSettings, NeedsReauth, TokenUnavailable, current_settings
+from connect_app.connections.urlsafety import SafeSession, UnsafeUrl
 from connect_app.models import ConnectionKind, JiraConnection
 from connect_app.models.types import utcnow
 from connect_app.platform import metrics
 
 SERVER_DEPLOYMENTS = ("server", "datacenter")
+# Why a connection's Jira could not be asked: it answered an error or not at all, the connection needs
+# authorising again, no token could be had, or its address is not one the service may call.
+JIRA_UNREACHABLE = (JiraError, NeedsReauth, TokenUnavailable, UnsafeUrl)
 
 
 def jira_client(connection: JiraConnection, *, settings: ConnectSettings | None = None,

@@ -13,11 +13,9 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from connect_app.atlassian.client import JiraClient, JiraError
+from connect_app.atlassian.client import JiraClient
 from connect_app.atlassian.issue_json import DEFAULT_PRIORITY_ORDER
-from connect_app.connections.access import jira_client
-from connect_app.connections.records import NeedsReauth, TokenUnavailable
-from connect_app.connections.urlsafety import UnsafeUrl
+from connect_app.connections.access import JIRA_UNREACHABLE, jira_client
 from connect_app.extensions import db
 from connect_app.models import JiraConnection, JiraIssue
 
@@ -35,7 +33,7 @@ def refresh_priorities(connection: JiraConnection, client: JiraClient | None = N
     """Keep the site's order on the connection (the caller commits); None, and the old list kept, when Jira fails."""
     try:
         names = site_priorities(connection, client)
-    except (JiraError, NeedsReauth, TokenUnavailable, UnsafeUrl):
+    except JIRA_UNREACHABLE:
         return None
     if names and names != connection.priorities:
         connection.priorities = names

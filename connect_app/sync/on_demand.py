@@ -12,10 +12,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from connect_app.atlassian.client import JiraError, RetryPolicy
-from connect_app.connections.access import jira_client
-from connect_app.connections.records import NeedsReauth, TokenUnavailable
-from connect_app.connections.urlsafety import UnsafeUrl
+from connect_app.atlassian.client import RetryPolicy
+from connect_app.connections.access import JIRA_UNREACHABLE, jira_client
 from connect_app.extensions import db
 from connect_app.models import JiraConnection, JiraIssue
 from connect_app.models.tenancy import ConnectionStatus
@@ -43,7 +41,7 @@ def fetch(key: str, connections: Iterable[JiraConnection], *, reason: str) -> tu
         try:
             client = jira_client(connection, retry=RetryPolicy(max_tries=1), timeout=FETCH_TIMEOUT_S)
             issue = engine.sync_issue(connection, key, client=client)
-        except (JiraError, NeedsReauth, TokenUnavailable, UnsafeUrl) as exc:
+        except JIRA_UNREACHABLE as exc:
             db.session.rollback()
             log.info(f"{reason}.fetch_failed", extra={"connection": str(connection.id), "error": type(exc).__name__})
             trouble = f"{host_of(connection)} did not answer ({exc})"

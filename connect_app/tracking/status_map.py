@@ -17,9 +17,9 @@ from typing import Any
 
 from connect_app.atlassian.client import JiraError
 from connect_app.atlassian.issue_json import status_category_of
-from connect_app.connections.access import jira_client
-from connect_app.connections.priorities import MAX_PRIORITIES, PRIORITY_KEY, priority_order
-from connect_app.connections.records import NeedsReauth, TokenUnavailable, audit
+from connect_app.connections.access import JIRA_UNREACHABLE, jira_client
+from connect_app.connections.priorities import MAX_PRIORITIES, PRIORITY_KEY, priority_order, site_priorities
+from connect_app.connections.records import audit
 from connect_app.connections.urlsafety import UnsafeUrl
 from connect_app.extensions import db
 from connect_app.models import JiraConnection, JiraIssue
@@ -65,9 +65,8 @@ def read_site(connection: JiraConnection) -> Site:
             if status.get("name"):
                 site.statuses.append({"id": str(status.get("id") or ""), "name": status["name"],
                                       "category": status_category_of(status)})
-        site.priorities = [p["name"] for p in client.get_priorities()
-                           if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]]
-    except (JiraError, NeedsReauth, TokenUnavailable, UnsafeUrl) as exc:
+        site.priorities = site_priorities(connection, client)
+    except JIRA_UNREACHABLE as exc:
         site.reachable, site.error = False, _jira_reason(exc)
         seen = db.session.execute(
             db.select(JiraIssue.status_id, JiraIssue.status, JiraIssue.status_category)
