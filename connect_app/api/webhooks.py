@@ -11,8 +11,7 @@ from connect_app.atlassian import AtlassianAuthError
 from connect_app.errors import ApiError
 from connect_app.jira_app.connect.auth import app_base_path, raw_request_target
 from connect_app.logging_setup import bind_context
-from connect_app.platform import jobs
-from connect_app.tracking import inbox, process, receive
+from connect_app.tracking import batch, inbox, receive
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,6 @@ def jira_webhook():
     bind_context(delivery_id=delivery_id)  # this request's lines, and the processing job's
     stored = inbox.store_delivery(connection, delivery_id, payload, raw_body=body)
     if stored.created:
-        jobs.submit(process.process_delivery, str(stored.id))
+        batch.wake()  # one drain for many deliveries (tracking.batch)
     return jsonify({"status": "accepted" if stored.created else "duplicate", "id": str(stored.id)}), (
         202 if stored.created else 200)

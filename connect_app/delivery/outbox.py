@@ -6,6 +6,10 @@ then records the outcome: delivered, retried later (exponential backoff with jit
 once it has failed for longer than OUTBOX_DEAD_AFTER_S (kept, listed in the admin view,
 re-queueable). A worker killed mid-send leaves a claim that expires and is retried.
 
+A batch (`deliver_many`) is claimed in one statement, sent concurrently on a small pool of
+long-lived threads (each keeps its HTTP connection open from batch to batch), and its successes
+are recorded in one statement.
+
 Providers follow one small interface (`PushProvider.send`), registered by name; `http` posts
 signed JSON to CSCX_PUSH_URL. Without CSCX_PUSH_URL nothing is sent and messages wait.
 """
@@ -16,10 +20,13 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import random
 import threading
 import time
 import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,10 +52,14 @@ DEFAULTS = {
     "OUTBOX_RETRY_CAP_S": 900.0,  # ... up to this
     "OUTBOX_LOCK_TIMEOUT_S": 120.0,  # a claim older than this is presumed abandoned
     "OUTBOX_TIMEOUT_S": 10.0,  # per HTTP request
+    "OUTBOX_PUSH_CONCURRENCY": 8,  # requests in flight at once in `deliver_many`
 }
+OUTCOMES = ("delivered", "retry", "dead", "skipped")
 # Answers that say "this message will never be accepted": dead at once rather than retried.
 PERMANENT_STATUSES = frozenset({400, 410, 413, 422})
 SWEEP_GRACE_S = 10.0  # a new message's own job gets this long before the sweep takes it
+_push_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_push_pools_lock = threading.Lock()
 
 
 def setting(name: str, app: Flask | None = None) -> float:
@@ -208,27 +219,153 @@ def record_result(row_id: uuid.UUID, result: PushResult, now: datetime | None = 
     now = now or utcnow()
     message = db.session.get(OutboxMessage, row_id)
     db.session.refresh(message)
+    outcome = _apply_result(message, result, now)
+    topic, attempts = message.topic, message.attempts
+    db.session.commit()
+    _report(row_id, topic, attempts, outcome, result)
+    return outcome
+
+
+def _apply_result(message: OutboxMessage, result: PushResult, now: datetime) -> str:
+    """Set a claimed message's fields for one attempt's outcome (the caller commits); returns the outcome."""
     message.locked_by, message.locked_at = None, None
     if result.ok:
         message.status, message.delivered_at, message.last_error = "delivered", now, None
-        outcome = "delivered"
-    else:
-        delay = retry_delay(message.attempts)
-        deadline = message.created_at + timedelta(seconds=setting("OUTBOX_DEAD_AFTER_S"))
-        expired = now + timedelta(seconds=delay) > deadline
-        message.last_error = (result.error or "failed")[:4000]
-        if result.permanent or expired:
-            message.status = "dead"
-            outcome = "dead"
-        else:
-            message.status, message.next_attempt_at = "pending", now + timedelta(seconds=delay)
-            outcome = "retry"
-    db.session.commit()
+        return "delivered"
+    delay = retry_delay(message.attempts)
+    deadline = message.created_at + timedelta(seconds=setting("OUTBOX_DEAD_AFTER_S"))
+    expired = now + timedelta(seconds=delay) > deadline
+    message.last_error = (result.error or "failed")[:4000]
+    if result.permanent or expired:
+        message.status = "dead"
+        return "dead"
+    message.status, message.next_attempt_at = "pending", now + timedelta(seconds=delay)
+    return "retry"
+
+
+def _report(row_id: uuid.UUID, topic: str, attempts: int, outcome: str, result: PushResult) -> None:
+    """Count and log one recorded attempt (after its commit)."""
     metrics.push_attempted(outcome, result.status)
     log.log(logging.INFO if result.ok else logging.WARNING, "outbox." + outcome,
-            extra={"message_id": str(row_id), "topic": message.topic, "attempts": message.attempts,
-                   "status_code": result.status})
-    return outcome
+            extra={"message_id": str(row_id), "topic": topic, "attempts": attempts, "status_code": result.status})
+
+
+def deliver_many(message_ids: Iterable[uuid.UUID | str]) -> dict[str, int]:
+    """Claim, push and record many messages at once; counts per outcome (delivered, retry, dead, skipped).
+
+    For a batch of freshly committed messages (the webhook pipeline's): a handful of statements and
+    two commits for the whole batch instead of three statements and a commit per message, and the
+    POSTs in flight together. Claiming commits, so call it with nothing of yours pending. A message
+    someone else holds (or not yet due, or already done) is skipped; duplicate ids count once.
+    """
+    row_ids = list(dict.fromkeys(uuid.UUID(str(message_id)) for message_id in message_ids))
+    tally = dict.fromkeys(OUTCOMES, 0)
+    provider = provider_for()
+    if provider is None or not row_ids:
+        tally["skipped"] = len(row_ids)
+        return tally
+    owner = claims.worker_id()
+    won = claims.claim_many(OutboxMessage, row_ids, owner=owner, lock_timeout_s=setting("OUTBOX_LOCK_TIMEOUT_S"),
+                            claimable=("pending",), claimed="delivering")
+    tally["skipped"] = len(row_ids) - len(won)
+    if not won:
+        return tally
+    messages = _snapshots(won)
+    db.session.rollback()  # ends the read: no transaction is open while we wait on the network
+    results = _send_all(provider, messages)
+    for outcome in _record_results(messages, results, owner):
+        tally[outcome] += 1
+    return tally
+
+
+def _snapshots(row_ids: list[uuid.UUID]) -> list[OutboxMessage]:
+    """The messages as transient copies, read in one query per chunk of ids.
+
+    Never in a session, so the sending threads only read plain attributes (nothing loads, nothing
+    expires under them), and the caller's session and identity map are left as they were.
+    """
+    table = OutboxMessage.__table__
+    rows = []
+    for chunk in _chunks(row_ids):
+        rows += db.session.execute(select(table).where(table.c.id.in_(chunk))).mappings().all()
+    return [OutboxMessage(**row) for row in rows]
+
+
+def _send_all(provider: PushProvider, messages: list[OutboxMessage]) -> list[PushResult]:
+    """Send every message on the push pool (no database work there); their results, in order."""
+    pool = _push_pool(max(1, int(setting("OUTBOX_PUSH_CONCURRENCY"))))
+    futures = [pool.submit(provider.send, message) for message in messages]
+    results = []
+    for message, future in zip(messages, futures, strict=True):
+        try:
+            results.append(future.result())
+        except Exception as exc:
+            # A provider bug: recorded as a failed attempt, so the batch's other outcomes are kept and
+            # this message is retried with backoff rather than waiting for its claim to expire.
+            log.exception("outbox.send_error", extra={"message_id": str(message.id)})
+            results.append(PushResult(False, None, f"{type(exc).__name__}: {str(exc)[:300]}"))
+    return results
+
+
+def _record_results(messages: list[OutboxMessage], results: list[PushResult], owner: str) -> list[str]:
+    """Write a batch's outcomes in one commit: successes in one UPDATE per chunk, failures as `record_result` would.
+
+    Only rows still claimed by `owner` are written: one whose claim expired mid-send belongs to whoever
+    took it over, who sends and records it again (the receiver dedupes by idempotency key).
+    """
+    now = utcnow()
+    sent = [message.id for message, result in zip(messages, results, strict=True) if result.ok]
+    failed = {message.id: result for message, result in zip(messages, results, strict=True) if not result.ok}
+    still_ours = and_(OutboxMessage.status == "delivering", OutboxMessage.locked_by == owner)
+    recorded = 0
+    for chunk in _chunks(sent):
+        recorded += db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(chunk), still_ours)
+            .values(status="delivered", delivered_at=now, last_error=None, locked_by=None, locked_at=None)
+            .execution_options(synchronize_session=False)).rowcount
+    held: dict[uuid.UUID, OutboxMessage] = {}
+    for chunk in _chunks(list(failed)):
+        held.update((m.id, m) for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(chunk), still_ours)))
+    # A lost claim's failure is retried by its new holder.
+    outcomes = {row_id: _apply_result(held[row_id], result, now) if row_id in held else "retry"
+                for row_id, result in failed.items()}
+    db.session.commit()
+    if sent:
+        log.info("outbox.delivered_batch", extra={"delivered": len(sent), "claims_lost": len(sent) - recorded})
+    if len(held) < len(failed):
+        log.warning("outbox.claims_lost", extra={"failed": len(failed) - len(held)})
+    reported = []
+    for message, result in zip(messages, results, strict=True):
+        outcome = "delivered" if result.ok else outcomes[message.id]
+        if result.ok:
+            metrics.push_attempted(outcome, result.status)
+        else:
+            _report(message.id, message.topic, message.attempts, outcome, result)
+        reported.append(outcome)
+    return reported
+
+
+def _push_pool(size: int) -> ThreadPoolExecutor:
+    """This process's sending threads ("cscx-push"), created on first use and then kept.
+
+    Kept so that each thread's HTTP session, and the connection it holds open, serves batch after
+    batch. One pool per process id (a forked child must not inherit threads that do not exist in it)
+    and per size (an app configured otherwise in the same process gets its own, never a resized one).
+    Its threads exit when the interpreter does, and idle ones hold nothing but a socket.
+    """
+    key = (os.getpid(), size)
+    with _push_pools_lock:
+        pool = _push_pools.get(key)
+        if pool is None:
+            pool = _push_pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="cscx-push")
+        return pool
+
+
+def _chunks(row_ids: list[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
+    """Ids in slices small enough for one IN (...) list."""
+    for start in range(0, len(row_ids), claims.CLAIM_CHUNK):
+        yield row_ids[start:start + claims.CLAIM_CHUNK]
 
 
 def due_messages(limit: int = 500) -> list[uuid.UUID]:

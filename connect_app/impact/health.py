@@ -109,19 +109,38 @@ def all_health(organization_id: str, now: datetime | None = None) -> dict[uuid.U
 
 def context_of(customer: Customer, now: datetime | None = None) -> dict[str, Any]:
     """The customer's Jira context pushed to CSCX.AI: open issues by priority and category, issue health."""
-    rows = db.session.execute(
-        select(JiraIssue.status_category, JiraIssue.priority, func.count(func.distinct(JiraIssue.id)))
-        .join(JiraCustomerLink, JiraCustomerLink.issue_id == JiraIssue.id)
-        .where(JiraCustomerLink.customer_id == customer.id, JiraIssue.deleted_at.is_(None))
-        .group_by(JiraIssue.status_category, JiraIssue.priority)
-    ).all()
+    return contexts_of([customer], now)[customer.id]
+
+
+def contexts_of(customers: Iterable[Customer], now: datetime | None = None) -> dict[uuid.UUID, dict[str, Any]]:
+    """`context_of` for many customers: one GROUP BY per chunk of customers and one load query per workspace."""
+    customers = list(customers)
+    ids = sorted({c.id for c in customers}, key=str)
+    counts: dict[uuid.UUID, list[tuple[str | None, str | None, int]]] = defaultdict(list)
+    for start in range(0, len(ids), CHUNK):
+        for customer_id, category, priority, n in db.session.execute(
+                select(JiraCustomerLink.customer_id, JiraIssue.status_category, JiraIssue.priority,
+                       func.count(func.distinct(JiraIssue.id)))
+                .join(JiraCustomerLink, JiraCustomerLink.issue_id == JiraIssue.id)
+                .where(JiraCustomerLink.customer_id.in_(ids[start:start + CHUNK]), JiraIssue.deleted_at.is_(None))
+                .group_by(JiraCustomerLink.customer_id, JiraIssue.status_category, JiraIssue.priority)):
+            counts[customer_id].append((category, priority, n))
+    by_workspace: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for customer in customers:
+        by_workspace[customer.organization_id].append(customer.id)
+    loads: dict[uuid.UUID, HealthLoad] = {}
+    for organization_id, members in by_workspace.items():
+        loads |= health_loads(organization_id, members, now)
+    return {c.id: _context(c, counts[c.id], loads.get(c.id, NOTHING_OPEN)) for c in customers}
+
+
+def _context(customer: Customer, counts: list[tuple[str | None, str | None, int]], load: HealthLoad) -> dict[str, Any]:
     open_by_priority: dict[str, int] = {}
     by_category = {"new": 0, "indeterminate": 0, "done": 0}
-    for category, priority, n in rows:
+    for category, priority, n in counts:
         by_category[category or "new"] = by_category.get(category or "new", 0) + n
         if category != "done":
             open_by_priority[priority or "None"] = open_by_priority.get(priority or "None", 0) + n
-    load = health_loads(customer.organization_id, [customer.id], now).get(customer.id, NOTHING_OPEN)
     health = issue_health(load)
     return {
         "customer": {"id": str(customer.id), "external_id": customer.external_id, "name": customer.name},

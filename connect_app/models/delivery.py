@@ -26,6 +26,9 @@ class WebhookDelivery(db.Model):
         # A signed body is one delivery whatever identifier header comes with it (the header is not signed).
         UniqueConstraint("connection_id", "body_sha256", name="uq_webhook_inbox_connection_body"),
         Index("ix_webhook_inbox_status_next", "status", "next_attempt_at"),
+        # Batch claims: oldest due first, and not while another delivery of the same issue is in flight.
+        Index("ix_webhook_inbox_status_received", "status", "received_at"),
+        Index("ix_webhook_inbox_issue_status", "connection_id", "jira_key", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)

@@ -7,6 +7,9 @@ Two ways to start a job:
   of this process, in its own app context, after `submit` returns. For work whose durable state
   is already committed (an inbox row, an outbox message), so a crash before it runs loses
   nothing: a periodic sweep finds the row and submits it again.
+- `submit_once(func)`: `submit` for a job that drains a table (no arguments): at most one such
+  job waits to start at any time, however many callers ask. A burst of a thousand webhooks
+  starts a few drains, not a thousand jobs.
 
 Either way a job runs with the log context of the code that started it (the request id, a delivery
 id): handed over explicitly, in the RQ job's meta or to the pool thread, since neither inherits it.
@@ -49,6 +52,9 @@ MOVED_JOBS = {
         "connect_app.connections.webhook_registration.refresh_expiring_webhooks",
 }
 BACKGROUND_THREADS = 4
+# A waiting `submit_once` job is presumed lost (its queue flushed, its worker gone) after this long,
+# and the next caller queues another; the drain it would have done is idempotent.
+ONCE_TTL_MS = 30_000
 LOG_CONTEXT_META = "log_context"  # the RQ job meta key holding the enqueuer's log context
 _worker_app: Flask | None = None
 _pool_lock = threading.Lock()
@@ -100,6 +106,78 @@ def submit(func: Callable[..., Any] | str, *args: Any) -> str | None:
         return None
     pool.submit(_run_in_background, app, path, args, carried_context())
     return None
+
+
+def submit_once(func: Callable[..., Any] | str) -> bool:
+    """Start a no-argument drain job unless one is already waiting to start; True if this call queued it.
+
+    The job clears its "waiting" mark when it starts, before it looks at the table, so work
+    committed after that mark was cleared gets a job of its own and nothing is left behind. On
+    RQ the mark is a Redis key (several workers may drain at once, each on its own claims); in
+    embedded mode one drain runs at a time per process (SQLite has one writer) and one more may wait.
+    """
+    path = job_path(func)
+    _resolve(path)  # refuse foreign paths now, in the caller
+    app = current_app._get_current_object()
+    if app.config.get("REDIS_URL"):
+        if not queue(app).connection.set(_once_key(app, path), b"1", nx=True, px=ONCE_TTL_MS):
+            return False
+        try:
+            enqueue(run_once, path)
+        except Exception:
+            queue(app).connection.delete(_once_key(app, path))
+            raise
+        return True
+    state = _once_state(app)
+    with state.lock:
+        if path in state.waiting:
+            return False
+        state.waiting.add(path)
+    pool = background_pool(app)
+    if pool is None:
+        with state.lock:
+            state.waiting.discard(path)
+        log.info("job.left_for_the_sweep", extra={"job": path})
+        return False
+    pool.submit(_run_once_in_background, app, path, carried_context())
+    return True
+
+
+class _OnceState:
+    """Embedded mode's `submit_once` bookkeeping: which drains wait to start, one run lock per drain."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.waiting: set[str] = set()
+        self.running: dict[str, threading.Lock] = {}
+
+
+def _once_state(app: Flask) -> _OnceState:
+    with _pool_lock:
+        return app.extensions.setdefault("cscx_once", _OnceState())
+
+
+def _once_key(app: Flask, path: str) -> str:
+    return f"cscx:once:{app.config['RQ_QUEUE']}:{path}"
+
+
+def run_once(path: str) -> Any:
+    """The queued form of a `submit_once` job: clear the waiting mark, then run the drain."""
+    app = current_app._get_current_object() if has_app_context() else _worker_app
+    if app is not None:
+        queue(app).connection.delete(_once_key(app, path))
+    return _resolve(path)()
+
+
+def _run_once_in_background(app: Flask, path: str, log_context: dict[str, str]) -> None:
+    state = _once_state(app)
+    with state.lock:
+        running = state.running.setdefault(path, threading.Lock())
+    # One drain at a time; the next waits here with its mark still set, so no third one is queued.
+    with running:
+        with state.lock:
+            state.waiting.discard(path)
+        _run_in_background(app, path, (), log_context)
 
 
 def background_pool(app: Flask) -> ThreadPoolExecutor | None:

@@ -24,8 +24,8 @@ from connect_app.platform.storable import UnstorableJSON, clean_json, clean_text
 
 log = logging.getLogger(__name__)
 
-# Named rather than imported: the processing module imports this one.
-PROCESS_JOB = "connect_app.tracking.process.process_delivery"
+# Named rather than imported: the processing modules import this one.
+DRAIN_JOB = "connect_app.tracking.batch.drain_inbox"
 RETRYABLE = ("failed", "dead")
 MAX_IDENTIFIER_LENGTH = 200
 # A failed delivery is retried with backoff (capped) for this many attempts, then kept as "dead"
@@ -124,13 +124,16 @@ def store_delivery(connection: JiraConnection, delivery_id: str, payload: Mappin
     # once could be replayed forever with fresh identifiers. The hash of the signed body is a second key.
     body_sha256 = hashlib.sha256(raw_body).hexdigest() if raw_body is not None else None
     issue = cleaned.get("issue") if isinstance(cleaned.get("issue"), dict) else {}
+    row_id = uuid.uuid4()
     created = claims.insert_ignore(WebhookDelivery, {
-        "connection_id": connection.id, "delivery_id": delivery_id, "event_type": cleaned["webhookEvent"],
+        "id": row_id, "connection_id": connection.id, "delivery_id": delivery_id, "event_type": cleaned["webhookEvent"],
         "jira_key": issue.get("key"), "event_ts": cleaned.get("timestamp"), "payload": cleaned,
         "raw_body": raw_body if changed else None, "body_sha256": body_sha256, "status": "pending",
         "next_attempt_at": None,
     }, conflict=None)  # either key: (connection, identifier) or (connection, body hash)
     db.session.commit()
+    if created:
+        return Stored(row_id, True, "pending")
     same = WebhookDelivery.delivery_id == delivery_id
     if body_sha256 is not None:
         same = or_(same, WebhookDelivery.body_sha256 == body_sha256)
@@ -139,9 +142,8 @@ def store_delivery(connection: JiraConnection, delivery_id: str, payload: Mappin
         .where(WebhookDelivery.connection_id == connection.id, same)
         .order_by(WebhookDelivery.received_at).limit(1)
     ).one()
-    if not created:
-        log.info("webhook.duplicate", extra={"connection_id": str(connection.id), "delivery_id": delivery_id})
-    return Stored(row.id, created, row.status)
+    log.info("webhook.duplicate", extra={"connection_id": str(connection.id), "delivery_id": delivery_id})
+    return Stored(row.id, False, row.status)
 
 
 def lock_timeout() -> float:
@@ -247,7 +249,7 @@ def retry_delivery(organization_id: str, delivery_id: uuid.UUID) -> RetryOutcome
     db.session.commit()
     if result.rowcount == 1:
         log.info("webhook.retry", extra={"delivery": str(delivery_id)})
-        jobs.submit(PROCESS_JOB, str(delivery_id))
+        jobs.submit_once(DRAIN_JOB)
         return RetryOutcome.REQUEUED
     exists = db.session.scalar(select(WebhookDelivery.id).where(
         WebhookDelivery.id == delivery_id, WebhookDelivery.connection_id.in_(_of_workspace(organization_id))))

@@ -77,10 +77,19 @@ class Applied:
 
 
 def process_delivery(delivery_id: str) -> str:
-    """Job: process one inbox row once (claimed); returns done | failed | dead | skipped."""
+    """Job: process one inbox row once (claimed); returns done | failed | dead | skipped.
+
+    The inbox is drained in batches (`tracking.batch`); this one-row job is what a batch falls back
+    to when it fails as a whole, and what jobs queued by earlier releases still name.
+    """
     row_id = uuid.UUID(str(delivery_id))
     if not inbox.claim_delivery(row_id, claims.worker_id()):
         return "skipped"
+    return process_claimed(row_id)
+
+
+def process_claimed(row_id: uuid.UUID) -> str:
+    """Process one inbox row this worker has claimed, in its own transaction; done | failed | dead."""
     delivery = db.session.get(WebhookDelivery, row_id)
     bind_context(delivery_id=delivery.delivery_id)  # every line of this job, and of the jobs it starts
     try:
@@ -100,14 +109,13 @@ def process_delivery(delivery_id: str) -> str:
 def after_commit(applied: Applied) -> None:
     """Follow-up work of a committed change: push its messages and any changed customer contexts.
 
-    Pushed right here, in this job (each message is claimed first): one job per webhook instead
-    of three keeps latency low; a push that fails is left to the sweep's retries.
+    Pushed right here, in this job (claimed first, sent in parallel over kept-alive connections):
+    no job per message keeps latency low; a push that fails is left to the sweep's retries.
     """
     messages = list(applied.messages)
     if applied.customers:
         messages += contexts.refresh_contexts(applied.customers)
-    for message_id in messages:
-        outbox.deliver_message(str(message_id))
+    outbox.deliver_many(messages)
     submit_writes(applied.stale_properties)
 
 
@@ -126,7 +134,7 @@ def is_partial(raw: dict[str, Any]) -> bool:
         name in fields for name in ("status", "updated", "summary"))
 
 
-def _lock_issue(connection_id: uuid.UUID, jira_id: str) -> None:
+def lock_issue(connection_id: uuid.UUID, jira_id: str) -> None:
     """Serialise work on one issue across workers (PostgreSQL advisory lock for this transaction)."""
     if db.session.get_bind().dialect.name != "postgresql":
         return  # SQLite has one writer at a time anyway
@@ -141,7 +149,7 @@ def status_map_for(connection: JiraConnection) -> StatusMap:
     return StatusMap((connection.status_map or {}) | {PRIORITY_KEY: list(priority_order(connection))}, known)
 
 
-def _learn_statuses(connection: JiraConnection, status_map: StatusMap, items: list[dict]) -> None:
+def learn_statuses(connection: JiraConnection, status_map: StatusMap, items: list[dict]) -> None:
     """Make sure every status named in a changelog has a category: ask the database, then Jira (cached)."""
     unknown = [(i.get("from"), i.get("fromString")) for i in items if i.get("field") == "status" or
                i.get("fieldId") == "status"]
@@ -171,7 +179,7 @@ def _learn_statuses(connection: JiraConnection, status_map: StatusMap, items: li
     _status_cache[connection.id] = (time.monotonic(), known)
 
 
-def _histories(payload: dict[str, Any], when: datetime) -> list[dict[str, Any]]:
+def histories_of(payload: dict[str, Any], when: datetime) -> list[dict[str, Any]]:
     """The delivery's changelog as Jira histories (a webhook carries one, without `created`)."""
     changelog = payload.get("changelog")
     if not isinstance(changelog, dict) or not changelog.get("items") or changelog.get("id") is None:
@@ -220,7 +228,7 @@ def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list
     matcher = RuleMatcher(rules)
     row = normalize_issue(raw)
     row["custom_fields"] = stored_selection(connection, matcher.custom_field_ids).shape(row["custom_fields"])
-    _lock_issue(connection.id, row["jira_id"])
+    lock_issue(connection.id, row["jira_id"])
     ids = upsert_issues(connection.id, [row], utcnow())
     issue_id = ids[row["jira_id"]]
     categories = {}
@@ -256,7 +264,7 @@ def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Appli
     if event != ISSUE_DELETED and is_partial(raw):
         fields = stored_selection(connection, RuleMatcher(rules_for(connection)).custom_field_ids).get_fields()
         raw = jira_client(connection).get_issue(raw.get("key") or raw["id"], fields=fields)
-    return apply_issue(connection, event, raw, _histories(payload, when), when)
+    return apply_issue(connection, event, raw, histories_of(payload, when), when)
 
 
 def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], histories: list[dict[str, Any]],
@@ -275,7 +283,7 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
     status_map.learn(str(status.get("id")) if status.get("id") else None, status.get("name"),
                      status_category_of(status))
     for history in histories:
-        _learn_statuses(connection, status_map, history["items"])
+        learn_statuses(connection, status_map, history["items"])
     before = _linked_customer_ids(_stored_issue_id(connection, raw))
     if event == ISSUE_DELETED and is_partial(raw):
         issue_id = _stored_issue_id(connection, raw)
@@ -289,7 +297,7 @@ def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], his
     jira_id = db.session.scalar(select(JiraIssue.jira_id).where(JiraIssue.id == issue_id))
     changes = classify_payload(event, histories, status_map, jira_id, when)
     if event == ISSUE_DELETED:
-        _mark_deleted(connection, issue_id, when)
+        mark_issue_deleted(connection, issue_id, when)
     # Every customer whose context may have moved: linked before, linked now, or concerned by the event.
     applied = Applied(issue_id=issue_id, customers=before | _linked_customer_ids(issue_id) | {c.id for c in customers})
     issue = db.session.get(JiraIssue, issue_id)
@@ -326,7 +334,7 @@ def _stored_issue_id(connection: JiraConnection, raw: dict[str, Any]) -> uuid.UU
     return db.session.scalar(query.where(JiraIssue.jira_key == raw.get("key")))
 
 
-def _mark_deleted(connection: JiraConnection, issue_id: uuid.UUID, when: datetime) -> None:
+def mark_issue_deleted(connection: JiraConnection, issue_id: uuid.UUID, when: datetime) -> None:
     """Flag the issue deleted and unlink it; its clock jumps to the deletion so no late update revives it."""
     mark_deleted(connection.id, [issue_id])
     stamp = int(when.timestamp() * 1000)

@@ -2,7 +2,8 @@
 
 Jobs started right after a commit do the work in the normal case; this finds what they missed
 (a crash between commit and job start, a killed worker, a retry whose backoff has passed).
-Every job it starts claims its row first, so overlapping sweeps never double the work.
+Every job it starts claims its rows first, so overlapping sweeps never double the work; due inbox
+deliveries wake one drain (`tracking.batch`), which claims them in batches.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 from connect_app.delivery import outbox
 from connect_app.platform import jobs
-from connect_app.tracking import inbox, process
+from connect_app.tracking import batch, inbox
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,8 @@ log = logging.getLogger(__name__)
 def sweep() -> dict[str, int]:
     """Periodic job: submit processing for due inbox rows and delivery for due outbox messages."""
     deliveries = inbox.due_deliveries()
-    for delivery_id in deliveries:
-        jobs.submit(process.process_delivery, str(delivery_id))
+    if deliveries:
+        batch.wake()
     messages = outbox.due_messages() if outbox.provider_for() is not None else []
     for message_id in messages:
         jobs.submit(outbox.deliver_message, str(message_id))

@@ -10,8 +10,7 @@ from connect_app.atlassian.forge_events import forge_event_id, webhook_payload
 from connect_app.errors import ApiError
 from connect_app.jira_app.forge.auth import forge_trigger_required
 from connect_app.jira_app.forge.blueprint import bp
-from connect_app.platform import jobs
-from connect_app.tracking import inbox, process
+from connect_app.tracking import batch, inbox
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +27,6 @@ def issue_event():
         raise ApiError(400, "malformed_event", str(error)) from None
     stored = inbox.store_delivery(g.tenant, forge_event_id(event), payload, raw_body=body)
     if stored.created:
-        jobs.submit(process.process_delivery, str(stored.id))
+        batch.wake()
     return jsonify({"status": "accepted" if stored.created else "duplicate", "id": str(stored.id)}), (
         202 if stored.created else 200)
