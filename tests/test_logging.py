@@ -133,7 +133,7 @@ def refusing_jira():
         yield server.base_url
 
 
-def test_the_request_id_and_delivery_id_follow_a_webhook_into_its_job(app, client, refusing_jira, json_lines):
+def test_the_delivery_id_follows_a_webhook_into_the_drain_that_processes_it(app, client, refusing_jira, json_lines):
     app.config["ALLOW_PRIVATE_JIRA_URLS"] = True  # that Jira is on 127.0.0.1
     connection = make_connection(make_organization(), base_url=refusing_jira,
                                  shared_secret="logging-tenant-secret-0123456789abcdef")
@@ -149,11 +149,31 @@ def test_the_request_id_and_delivery_id_follow_a_webhook_into_its_job(app, clien
     lines = json_lines()
     intake = next(line for line in lines if line["event"] == "http.request" and line["path"] == WEBHOOK)
     assert intake["request_id"] == "req-trace-0001" and intake["delivery_id"] == "wh-trace-1"
-    # The partial payload sends the job to Jira, which refuses: the job's own lines say so, with both ids.
+    # The partial payload sends the drain to Jira, which refuses: the drain's lines about it say so with the
+    # delivery's id; the drain serves many requests, so its request id is its own.
     job_lines = [line for line in lines if line["logger"].startswith("connect_app.tracking")]
     assert {line["event"] for line in job_lines} >= {"webhook.process_failed", "webhook.failed"}
-    assert all(line["request_id"] == "req-trace-0001" and line["delivery_id"] == "wh-trace-1" for line in job_lines)
+    assert all(line["delivery_id"] == "wh-trace-1" for line in job_lines)
+    assert {line["request_id"] for line in job_lines} != {"req-trace-0001"}
+    assert all(len(line["request_id"]) == 32 for line in job_lines)
     assert current_context() == {}
+
+
+def test_a_batch_line_lists_the_deliveries_it_processed(app, client, json_lines):
+    connection = make_connection(make_organization(), shared_secret="logging-tenant-secret-0123456789abcdef")
+    for n in (1, 2):
+        token = tenant_token("POST", WEBHOOK, client_key=connection.client_key, secret=connection.shared_secret)
+        body = {"timestamp": 1_700_000_000_000 + n, "webhookEvent": "jira:issue_updated",
+                "issue": {"id": f"1000{n}", "key": f"CS-{n}", "fields": {
+                    "summary": "Export fails", "updated": "2026-01-01T00:00:00.000+0000",
+                    "status": {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}}}}}
+        response = client.post(WEBHOOK, json=body, headers={"Authorization": f"JWT {token}",
+                                                            "X-Atlassian-Webhook-Identifier": f"wh-batch-{n}"})
+        assert response.status_code == 202
+    jobs.shutdown_background(app, close=False)
+    batches = [line for line in json_lines() if line["event"] == "webhook.batch"]
+    assert sorted(i for line in batches for i in line["delivery_ids"]) == ["wh-batch-1", "wh-batch-2"]
+    assert sum(line["deliveries"] for line in batches) == 2
 
 
 def test_an_inline_job_runs_with_the_callers_id_and_keeps_its_own_fields(app, json_lines):

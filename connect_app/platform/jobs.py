@@ -123,7 +123,8 @@ def submit_once(func: Callable[..., Any] | str) -> bool:
         if not queue(app).connection.set(_once_key(app, path), b"1", nx=True, px=ONCE_TTL_MS):
             return False
         try:
-            enqueue(run_once, path)
+            with context_scope({}):  # a drain serves many callers: it gets a request id of its own
+                enqueue(run_once, path)
         except Exception:
             queue(app).connection.delete(_once_key(app, path))
             raise
@@ -139,7 +140,7 @@ def submit_once(func: Callable[..., Any] | str) -> bool:
             state.waiting.discard(path)
         log.info("job.left_for_the_sweep", extra={"job": path})
         return False
-    pool.submit(_run_once_in_background, app, path, carried_context())
+    pool.submit(_run_once_in_background, app, path, {"request_id": new_request_id()})
     return True
 
 

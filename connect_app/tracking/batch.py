@@ -49,6 +49,7 @@ from connect_app.extensions import db
 from connect_app.impact.store import recompute
 from connect_app.linking.rule_store import rules_for
 from connect_app.linking.rules import RuleMatcher
+from connect_app.logging_setup import context_scope, current_context
 from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
 from connect_app.models.types import utcnow
 from connect_app.platform import claims, jobs, metrics
@@ -170,20 +171,25 @@ def process_batch(ids: list[uuid.UUID]) -> Counter[str]:
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
-        if len(rows) == 1:
-            log.exception("webhook.process_failed", extra={"delivery": str(rows[0].id)})
-            outcome[inbox.mark_failed(rows[0].id, f"{type(exc).__name__}: {exc}")] += 1
+        if len(rows) == 1:  # nothing else to save: keep it with its error
+            row_id, delivery_id = ids[0], rows[0].delivery_id
+            with context_scope(current_context() | {"delivery_id": delivery_id}):
+                log.exception("webhook.process_failed", extra={"delivery": str(row_id)})
+                outcome[inbox.mark_failed(row_id, f"{type(exc).__name__}: {exc}")] += 1
             return outcome
         log.warning("webhook.batch_failed", exc_info=True,
                     extra={"deliveries": len(rows), "error": f"{type(exc).__name__}: {exc}"[:300]})
         for row_id in [r.id for r in rows]:
-            outcome[process.process_claimed(row_id)] += 1
+            with context_scope(current_context()):  # each delivery's lines carry its own delivery_id
+                outcome[process.process_claimed(row_id)] += 1
         return outcome
     for row in rows:
         metrics.webhook_processed("done", row.received_at)
     outcome["done"] += len(rows)
+    # The deliveries' identifiers: a delivery's lines at intake and this batch's line share its delivery_id.
     log.info("webhook.batch", extra={"deliveries": len(rows), "events": len(applied.events),
-                                     "messages": len(applied.messages), "customers": len(applied.customers)})
+                                     "messages": len(applied.messages), "customers": len(applied.customers),
+                                     "delivery_ids": [row.delivery_id for row in rows]})
     process.after_commit(applied)
     return outcome
 
@@ -211,8 +217,7 @@ def _apply_connection(connection: JiraConnection, rows: list[WebhookDelivery], a
             if item.issue_id is None:
                 notes[item.row.id] = "deleted before we knew it"
     live = [i for i in items if i.stored_from_payload or i.issue_id is not None]
-    for jira_id in sorted({i.jira_id for i in live if i.jira_id}):
-        process.lock_issue(connection.id, jira_id)
+    process.lock_issues(connection.id, [i.jira_id for i in live if i.jira_id])
     before = _links_of({i.issue_id for i in live if i.issue_id})
 
     # The issues' newest state, one write per issue; then history and rule links in bulk.

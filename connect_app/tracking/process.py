@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -136,10 +137,19 @@ def is_partial(raw: dict[str, Any]) -> bool:
 
 def lock_issue(connection_id: uuid.UUID, jira_id: str) -> None:
     """Serialise work on one issue across workers (PostgreSQL advisory lock for this transaction)."""
+    lock_issues(connection_id, [jira_id])
+
+
+def lock_issues(connection_id: uuid.UUID, jira_ids: Iterable[str]) -> None:
+    """`lock_issue` for many issues in one statement, taken in ascending key order (as every caller
+    takes them), so two transactions locking overlapping sets never wait on each other in a circle."""
     if db.session.get_bind().dialect.name != "postgresql":
         return  # SQLite has one writer at a time anyway
-    key = zlib.crc32(f"{connection_id}:{jira_id}".encode())
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    keys = sorted({zlib.crc32(f"{connection_id}:{jira_id}".encode()) for jira_id in jira_ids})
+    if keys:
+        # unnest yields the array in order, and each row's lock is taken as the row is produced.
+        db.session.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                           {"keys": keys})
 
 
 def status_map_for(connection: JiraConnection) -> StatusMap:
