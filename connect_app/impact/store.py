@@ -106,13 +106,16 @@ def exposures(organization_id: str, issue_ids: list[uuid.UUID], settings: Settin
     has_tier = [func.max(case((Customer.tier == tier, 1), else_=0)) for tier in TIERS]
     query = (select(JiraCustomerLink.issue_id, func.count(), func.sum(arr * lw), func.sum(arr * lw * proximity),
                     func.max(risk), func.sum(tw * lw), func.max(lw), func.sum(arr), *has_tier)
-             .join(Customer, Customer.id == JiraCustomerLink.customer_id)
-             .where(Customer.organization_id == organization_id).group_by(JiraCustomerLink.issue_id))
+             .join(Customer, Customer.id == JiraCustomerLink.customer_id).group_by(JiraCustomerLink.issue_id))
     wanted = set(issue_ids)
     if len(issue_ids) > WHOLE_WORKSPACE_AFTER:
-        batches = [query]  # many issues: one pass over the workspace beats many IN lists
+        # Many issues: one pass over the workspace beats many IN lists.
+        batches = [query.where(Customer.organization_id == organization_id)]
     else:
-        batches = [query.where(JiraCustomerLink.issue_id.in_(issue_ids[start:start + CHUNK]))
+        # A few issues: their links lead. Written so no index can serve the workspace filter (`|| ''`), or
+        # SQLite starts from the workspace's customers and probes every one of them for every issue.
+        in_workspace = Customer.organization_id.concat("") == organization_id
+        batches = [query.where(in_workspace, JiraCustomerLink.issue_id.in_(issue_ids[start:start + CHUNK]))
                    for start in range(0, len(issue_ids), CHUNK)]
     found: dict[uuid.UUID, tuple[Exposure, float]] = {}
     for batch in batches:
@@ -242,7 +245,7 @@ def recompute(issue_ids: Iterable[uuid.UUID], *, property_stale: bool = False, t
         else:
             updates.append(values)
     for start in range(0, len(inserts), CHUNK):
-        db.session.execute(insert(IssueImpact), inserts[start:start + CHUNK])
+        db.session.execute(insert(IssueImpact.__table__), inserts[start:start + CHUNK])  # Core: no ORM bookkeeping
     # In issue order (as the property writer settles them), so two writers never wait on each other
     # in a circle; executemany needs one shape per statement, hence runs of one shape.
     for start in range(0, len(updates), CHUNK):

@@ -215,6 +215,13 @@ class Evaluated:
     messages: list[uuid.UUID] = field(default_factory=list)
 
 
+def _workspaces_of(issue_ids: list[uuid.UUID]) -> set[str]:
+    """The workspaces whose (linked) connections hold these issues."""
+    return set(db.session.scalars(
+        select(JiraConnection.organization_id).join(JiraIssue, JiraIssue.connection_id == JiraConnection.id)
+        .where(among(JiraIssue.id, issue_ids), JiraConnection.organization_id.is_not(None)).distinct()))
+
+
 def _active_policies(organization_ids: Iterable[str]) -> dict[str, list[SlaPolicy]]:
     found: dict[str, list[SlaPolicy]] = defaultdict(list)
     ids = sorted(set(organization_ids))
@@ -242,6 +249,12 @@ def evaluate_issues(issue_ids: Iterable[uuid.UUID], *, now: datetime | None = No
 
 def _evaluate_chunk(ids: list[uuid.UUID], now: datetime, policy_rows: list[SlaPolicy] | None,
                     outcome: Evaluated) -> None:
+    if policy_rows is None and not _active_policies(_workspaces_of(ids)):
+        # No policy covers these issues (a workspace without SLAs): only results left by a deleted or
+        # paused policy can be here, and they go; no facts to load, no clock to run.
+        gone = db.session.execute(delete(SlaResult).where(among(SlaResult.issue_id, ids))).rowcount
+        outcome.removed += max(0, gone or 0)
+        return
     facts = load_facts(ids)
     if policy_rows is None:
         by_workspace = _active_policies(f.organization_id for f in facts.values())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=5)  # clock skew + JQL's minute precision
 SYNC_INTERVAL = timedelta(minutes=15)
 FORGE_TOKEN_MARGIN = timedelta(minutes=2)  # a Forge system token must outlive the start of the run by this much
-PAGE_SIZE = 100
+# Issues written (and committed) at a time. Jira answers at most 100 a request (BULK_FETCH_MAX); the
+# writer's cost is mostly per statement and per commit, so a page gathers several requests' worth.
+PAGE_SIZE = 500
 Progress = Callable[[int], None]
 Expected = Callable[[int], None]  # told once how many issues the run will fetch (each counted once)
 
@@ -119,8 +121,9 @@ def sync_connection(connection_id, *, full: bool = False, client: JiraClient | N
                     page_size: int = PAGE_SIZE) -> SyncRun:
     """Sync one connection: resume an interrupted run, else a full (first time / --full) or incremental run.
 
-    `progress` is told each chunk's issue count; `expected`, when given, the run's total first (the number of
-    distinct issues left to fetch, known once the queries' ids are in: no extra request).
+    `progress` is told each written page's issue count (`page_size` at most, fetched 100 a request);
+    `expected`, when given, the run's total first (the number of distinct issues left to fetch, known once
+    the queries' ids are in: no extra request).
     """
     connection = db.session.get(JiraConnection, uuid.UUID(str(connection_id)))
     if connection is None or connection.status != ConnectionStatus.ACTIVE or connection.organization_id is None:
@@ -220,9 +223,9 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
     size = max(1, min(page_size, BULK_FETCH_MAX))
     chunks = [todo[start:start + size] for start in range(0, len(todo), size)]
     with closing(fetch_ahead(client, chunks, ctx.fields)) as fetched:
-        for chunk, issues in fetched:
+        for last_id, issues in _write_pages(fetched, max(1, page_size)):
             writer.write(issues)
-            connection.sync_checkpoint = base | {"after_id": chunk[-1]}
+            connection.sync_checkpoint = base | {"after_id": last_id}
             run.counts = writer.counts | {"resumed": (run.counts or {}).get("resumed", 0)}
             db.session.commit()
             if progress:
@@ -238,6 +241,23 @@ def _run(connection, client, run: SyncRun, checkpoint: dict | None, progress, pa
     writer.after_commit()
     log.info("sync.done", extra={"connection": str(connection.id), "run": str(run.id), "mode": run.mode,
                                  **writer.counts})
+
+
+def _write_pages(fetched, most: int) -> Iterator[tuple[int, list[dict]]]:
+    """Fetched chunks gathered into pages of up to `most` issues (the last id of each page with its issues).
+
+    The next requests go on while a page is written (`fetch_ahead`).
+    """
+    page: list[dict] = []
+    last_id = None
+    for chunk, issues in fetched:
+        page += issues
+        last_id = chunk[-1]
+        if len(page) >= most:
+            yield last_id, page
+            page = []
+    if page:
+        yield last_id, page
 
 
 def _matching_ids(ctx: SyncContext, queries, full: bool) -> list[int]:
@@ -320,7 +340,7 @@ def _sync_customer_on(connection: JiraConnection, customer_id: str, client: Jira
     writer = PageWriter(ctx, run, customers={customer_id})
     if mine:
         for query in compile_queries(mine, kinds=ctx.kinds, ordered=False):
-            for issues, _ in client.search_pages(query.jql, ctx.fields, PAGE_SIZE, expand=("changelog",)):
+            for issues, _ in client.search_pages(query.jql, ctx.fields, BULK_FETCH_MAX, expand=("changelog",)):
                 writer.write(issues)
     linked = db.session.execute(
         select(JiraIssue.id, JiraIssue.jira_id).join(JiraCustomerLink, JiraCustomerLink.issue_id == JiraIssue.id)

@@ -1,19 +1,20 @@
 """Fetching a run's issues by id: chunks in order, a few requests in flight, fewer while Jira rate-limits.
 
-The caller writes each chunk on its own thread (the database session is never shared) while the
-next chunks are fetched by worker threads that only make HTTP requests. Jira Cloud's limits are
-points-based: a 429 says the app spends faster than its budget, so the window of concurrent
-fetches is additive-increase / multiplicative-decrease: halved when a request was answered 429
-or 503, widened by one after a window's worth of chunks without one. Each request still honours
-Retry-After through the client's retry policy.
+The caller writes on its own thread (the database session is never shared) while the next chunks
+are fetched by worker threads that only make HTTP requests, each finished request starting the
+next. Jira Cloud's limits are points-based: a 429 says the app spends faster than its budget, so
+the window of concurrent fetches is additive-increase / multiplicative-decrease: halved when a
+request was answered 429 or 503, widened by one after a window's worth of chunks without one.
+Each request still honours Retry-After through the client's retry policy.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import current_app
 
@@ -21,7 +22,8 @@ from connect_app.atlassian.client import JiraClient, JiraObserver
 
 log = logging.getLogger(__name__)
 
-FETCH_AHEAD = 4  # the most chunks in flight while the caller writes one
+FETCH_AHEAD = 4  # the most chunks in flight while the caller writes
+READY_AHEAD = 5  # fetched chunks kept waiting for the caller beyond those in flight (a page's worth)
 THROTTLED = frozenset({429, 503})
 
 
@@ -44,12 +46,14 @@ class ThrottleWatch(JiraObserver):
 
 
 def fetch_ahead(client: JiraClient, chunks: list[list[int]], fields: list[str],
-                most: int = FETCH_AHEAD) -> Iterator[tuple[list[int], list[dict]]]:
+                most: int = FETCH_AHEAD, ready: int = READY_AHEAD) -> Iterator[tuple[list[int], list[dict]]]:
     """Yield each chunk of issue ids with its issues (changelog expanded), in order, fetching ahead.
 
-    Close the iterator when stopping early (`contextlib.closing`): chunks not started are cancelled and the
-    requests under way are waited for. The workers get an app context for the OAuth token provider, which
-    may refresh a token through its own database session.
+    At most `most` requests are in flight (fewer while Jira throttles) and up to `ready` answered chunks
+    wait for the caller; a request that ends starts the next one at once, so fetching goes on while the
+    caller writes. Close the iterator when stopping early (`contextlib.closing`): chunks not started are
+    cancelled and the requests under way are waited for. The workers get an app context for the OAuth
+    token provider, which may refresh a token through its own database session.
     """
     app = current_app._get_current_object()
     watch = ThrottleWatch(client.observer)
@@ -59,26 +63,45 @@ def fetch_ahead(client: JiraClient, chunks: list[list[int]], fields: list[str],
         with app.app_context():
             return client.fetch_issues(chunk, fields, expand=("changelog",))
 
-    window, calm, throttled = most, 0, 0
+    lock = threading.RLock()  # re-entered when a request is already over as its callback is added
     queued = iter(chunks)
-    pending: deque = deque()
+    pending: deque = deque()  # (chunk, future), in order: in flight, then answered and waiting
+    state = {"window": most, "in_flight": 0, "closed": False}
+    calm, throttled = 0, 0
     with ThreadPoolExecutor(max_workers=most, thread_name_prefix="sync-fetch") as pool:
+
+        def top_up(finished: Future | None = None) -> None:
+            with lock:
+                if finished is not None:
+                    state["in_flight"] -= 1
+                while (not state["closed"] and state["in_flight"] < state["window"]
+                       and len(pending) < state["window"] + ready
+                       and (chunk := next(queued, None)) is not None):
+                    state["in_flight"] += 1
+                    future = pool.submit(fetch, chunk)
+                    pending.append((chunk, future))
+                    future.add_done_callback(top_up)
+
         try:
+            top_up()
             while True:
-                while len(pending) < window and (chunk := next(queued, None)) is not None:
-                    pending.append((chunk, pool.submit(fetch, chunk)))
-                if not pending:
-                    return
-                chunk, future = pending.popleft()
+                with lock:
+                    if not pending:
+                        return
+                    chunk, future = pending.popleft()
                 issues = future.result()
-                if watch.throttled > throttled:
-                    throttled, window, calm = watch.throttled, max(1, window // 2), 0
-                    log.info("sync.fetch_window", extra={"window": window, "throttled": throttled})
-                elif window < most and (calm := calm + 1) >= window:
-                    window, calm = window + 1, 0
-                    log.info("sync.fetch_window", extra={"window": window, "throttled": throttled})
+                with lock:
+                    if watch.throttled > throttled:
+                        throttled, state["window"], calm = watch.throttled, max(1, state["window"] // 2), 0
+                        log.info("sync.fetch_window", extra={"window": state["window"], "throttled": throttled})
+                    elif state["window"] < most and (calm := calm + 1) >= state["window"]:
+                        state["window"], calm = state["window"] + 1, 0
+                        log.info("sync.fetch_window", extra={"window": state["window"], "throttled": throttled})
+                top_up()  # a place freed in the queue of answered chunks
                 yield chunk, issues
         finally:
+            with lock:
+                state["closed"] = True
+                for _, future in pending:
+                    future.cancel()
             client.observer = watch.inner
-            for _, future in pending:
-                future.cancel()
