@@ -65,7 +65,18 @@ SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting("METRICS_TOKEN", None, "bearer token Prometheus sends to GET /metrics (16+ characters); unset: 404"),
     EnvSetting("PROMETHEUS_MULTIPROC_DIR", None,
                "an empty directory the gunicorn and RQ worker processes of one host share their metrics in"),
+    EnvSetting("INBOX_BATCH_SIZE", "200", "webhook deliveries applied per transaction by a drain (1-1000)"),
 )
+
+
+def _bounded_int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, not {value}")
+    return value
 
 
 def _truthy(value: str | None) -> bool:
@@ -134,6 +145,7 @@ class Config:
         self.PROMETHEUS_MULTIPROC_DIR = values["PROMETHEUS_MULTIPROC_DIR"]
         if self.PROMETHEUS_MULTIPROC_DIR and not Path(self.PROMETHEUS_MULTIPROC_DIR).is_dir():
             raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be an existing directory")
+        self.INBOX_BATCH_SIZE = _bounded_int("INBOX_BATCH_SIZE", values["INBOX_BATCH_SIZE"], 1, 1000)
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.MAX_CONTENT_LENGTH = 1024 * 1024  # webhooks and API bodies; Jira payloads are far smaller
 

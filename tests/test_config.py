@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from connect_app.cli import main
-from connect_app.config import Config, ConfigError, normalise_database_url
+from connect_app.config import Config, ConfigError, TestConfig, normalise_database_url
 
 
 def test_production_lists_every_missing_setting():
@@ -65,3 +65,11 @@ def test_forge_settings_default_to_atlassians_key_set_and_no_app():
 def test_malformed_forge_settings_are_refused(setting):
     with pytest.raises(ConfigError, match=next(iter(setting))):
         Config(setting)
+
+
+def test_the_inbox_batch_size_is_a_bounded_whole_number():
+    assert TestConfig({"INBOX_BATCH_SIZE": "50"}).INBOX_BATCH_SIZE == 50
+    assert TestConfig().INBOX_BATCH_SIZE == 200
+    for bad in ("0", "1001", "ten", "2.5"):
+        with pytest.raises(ConfigError, match="INBOX_BATCH_SIZE"):
+            TestConfig({"INBOX_BATCH_SIZE": bad})

@@ -135,12 +135,15 @@ def submit_once(func: Callable[..., Any] | str) -> bool:
             return False
         state.waiting.add(path)
     pool = background_pool(app)
-    if pool is None:
+    try:
+        if pool is None:
+            raise RuntimeError("the background pool is shut down")
+        pool.submit(_run_once_in_background, app, path, {"request_id": new_request_id()})
+    except RuntimeError:  # shutting down (even between getting the pool and submitting): the sweep's work
         with state.lock:
             state.waiting.discard(path)
         log.info("job.left_for_the_sweep", extra={"job": path})
         return False
-    pool.submit(_run_once_in_background, app, path, {"request_id": new_request_id()})
     return True
 
 
