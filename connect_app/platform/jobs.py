@@ -17,6 +17,7 @@ id): handed over explicitly, in the RQ job's meta or to the pool thread, since n
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -284,4 +285,6 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     # short (one webhook, one push), and a fork per job costs more than the job while throwing
     # away warm connections and caches. Every job's rows are claimed, so a crash loses nothing.
     worker = SimpleWorker([queue(app)], connection=queue(app).connection, name=name)
+    gc.collect()
+    gc.freeze()  # start-up objects live as long as the worker: keep them out of every full collection
     worker.work(burst=burst, with_scheduler=False)
