@@ -225,8 +225,9 @@ def deliver_message(message_id: str) -> str:
                         lock_timeout_s=setting("OUTBOX_LOCK_TIMEOUT_S"), claimable=("pending",),
                         claimed="delivering"):
         return "skipped"
-    message = db.session.get(OutboxMessage, row_id)
-    result = provider.send(message)  # no transaction is open while we wait on the network
+    (message,) = _snapshots([row_id])
+    db.session.rollback()  # ends the read: no transaction is open while we wait on the network
+    result = provider.send(message)
     return record_result(row_id, result)
 
 

@@ -65,6 +65,11 @@ WEBHOOK_LATENCY_SECONDS = Histogram(
     PREFIX + "webhook_processing_latency_seconds",
     "From a delivery's arrival in the inbox to its successful processing (queueing and retries included).",
     buckets=WEBHOOK_BUCKETS)
+WEBHOOK_BATCH_DELIVERIES = Histogram(
+    PREFIX + "webhook_batch_deliveries",
+    "Deliveries per inbox batch, by outcome: applied (in one transaction) or split (the batch failed as a "
+    "whole and its deliveries were processed one by one).",
+    ["outcome"], buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000))
 PUSH_ATTEMPTS = Counter(
     PREFIX + "push_attempts_total",
     "Attempts to push an outbox message to CSCX.AI, by outcome (delivered, retry, dead) and HTTP status "
@@ -100,6 +105,11 @@ def webhook_processed(outcome: str, received_at: datetime | None = None) -> None
     WEBHOOKS_PROCESSED.labels(outcome).inc()
     if received_at is not None:
         WEBHOOK_LATENCY_SECONDS.observe(max(0.0, (utcnow() - received_at).total_seconds()))
+
+
+def webhook_batch(outcome: str, deliveries: int) -> None:
+    """An inbox batch finished: `applied` in one transaction, or `split` into one delivery at a time."""
+    WEBHOOK_BATCH_DELIVERIES.labels(outcome).observe(deliveries)
 
 
 def push_attempted(outcome: str, status: int | None) -> None:

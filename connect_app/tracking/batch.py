@@ -168,28 +168,31 @@ def process_batch(ids: list[uuid.UUID]) -> Counter[str]:
         db.session.execute(update(WebhookDelivery), [
             {"id": row.id, "status": "done", "processed_at": now, "last_error": notes.get(row.id),
              "locked_by": None, "locked_at": None} for row in rows])
+        done = [(row.received_at, row.delivery_id) for row in rows]  # read now: the commit expires the rows
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
         if len(rows) == 1:  # nothing else to save: keep it with its error
-            row_id, delivery_id = ids[0], rows[0].delivery_id
+            row_id, delivery_id = rows[0].id, rows[0].delivery_id
             with context_scope(current_context() | {"delivery_id": delivery_id}):
                 log.exception("webhook.process_failed", extra={"delivery": str(row_id)})
                 outcome[inbox.mark_failed(row_id, f"{type(exc).__name__}: {exc}")] += 1
             return outcome
         log.warning("webhook.batch_failed", exc_info=True,
                     extra={"deliveries": len(rows), "error": f"{type(exc).__name__}: {exc}"[:300]})
+        metrics.webhook_batch("split", len(rows))
         for row_id in [r.id for r in rows]:
             with context_scope(current_context()):  # each delivery's lines carry its own delivery_id
                 outcome[process.process_claimed(row_id)] += 1
         return outcome
-    for row in rows:
-        metrics.webhook_processed("done", row.received_at)
-    outcome["done"] += len(rows)
+    for received_at, _ in done:
+        metrics.webhook_processed("done", received_at)
+    metrics.webhook_batch("applied", len(done))
+    outcome["done"] += len(done)
     # The deliveries' identifiers: a delivery's lines at intake and this batch's line share its delivery_id.
-    log.info("webhook.batch", extra={"deliveries": len(rows), "events": len(applied.events),
+    log.info("webhook.batch", extra={"deliveries": len(done), "events": len(applied.events),
                                      "messages": len(applied.messages), "customers": len(applied.customers),
-                                     "delivery_ids": [row.delivery_id for row in rows]})
+                                     "delivery_ids": [delivery_id for _, delivery_id in done]})
     process.after_commit(applied)
     return outcome
 

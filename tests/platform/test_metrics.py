@@ -38,7 +38,8 @@ TOKEN = "metrics-token-for-tests-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 FAMILIES = {
     "cscx_jira_http_request_duration_seconds", "cscx_jira_webhooks_processed",
-    "cscx_jira_webhook_processing_latency_seconds", "cscx_jira_push_attempts", "cscx_jira_sync_run_duration_seconds",
+    "cscx_jira_webhook_processing_latency_seconds", "cscx_jira_webhook_batch_deliveries", "cscx_jira_push_attempts",
+    "cscx_jira_sync_run_duration_seconds",
     "cscx_jira_jira_requests", "cscx_jira_jira_retry_wait_seconds", "cscx_jira_backlog_up",
     "cscx_jira_inbox_backlog", "cscx_jira_inbox_oldest_age_seconds", "cscx_jira_outbox_backlog",
     "cscx_jira_outbox_oldest_age_seconds",
@@ -224,6 +225,8 @@ def test_a_webhook_delivered_and_processed_moves_intake_processing_push_jira_and
                  status="202") >= 1
     assert moved("cscx_jira_webhooks_processed_total", outcome="done") >= 1
     assert moved("cscx_jira_webhook_processing_latency_seconds_count") >= 1
+    assert moved("cscx_jira_webhook_batch_deliveries_count", outcome="applied") >= 1
+    assert moved("cscx_jira_webhook_batch_deliveries_sum", outcome="applied") >= 1
     assert moved("cscx_jira_push_attempts_total", outcome="delivered", status="200") >= 1
     assert moved("cscx_jira_jira_requests_total", method="GET", status="200") >= 1
     assert moved("cscx_jira_sync_run_duration_seconds_count", mode="full", status="ok") >= 1
