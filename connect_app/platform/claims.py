@@ -104,17 +104,27 @@ def _json_scalar(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot go into a JSON row")
 
 
+def claimable_now(model, *, now: datetime, lock_timeout_s: float, claimable: tuple[str, ...], claimed: str):
+    """SQL: the row may be claimed now: in a claimable status and due, or under a claim older than the timeout."""
+    stale = now - timedelta(seconds=lock_timeout_s)
+    due = or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now)
+    return or_(and_(model.status.in_(claimable), due), and_(model.status == claimed, model.locked_at < stale))
+
+
+def claimed_by(model, *, owner: str, now: datetime, claimed: str) -> dict[str, Any]:
+    """The values an UPDATE sets on the rows it claims (another attempt begins)."""
+    return {"status": claimed, "locked_by": owner, "locked_at": now, "attempts": model.attempts + 1}
+
+
 def claim(model, row_id, *, owner: str, lock_timeout_s: float, claimable: tuple[str, ...],
           claimed: str, now: datetime | None = None) -> bool:
     """Move one row from a claimable status (and due) or a stale claim to `claimed`; True if we won."""
     now = now or utcnow()
-    stale = now - timedelta(seconds=lock_timeout_s)
-    due = or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now)
     statement = (
         update(model)
         .where(model.id == row_id)
-        .where(or_(and_(model.status.in_(claimable), due), and_(model.status == claimed, model.locked_at < stale)))
-        .values(status=claimed, locked_by=owner, locked_at=now, attempts=model.attempts + 1)
+        .where(claimable_now(model, now=now, lock_timeout_s=lock_timeout_s, claimable=claimable, claimed=claimed))
+        .values(**claimed_by(model, owner=owner, now=now, claimed=claimed))
         .execution_options(synchronize_session=False)
     )
     won = db.session.execute(statement).rowcount == 1
@@ -136,15 +146,14 @@ def claim_many(model, row_ids: Iterable[Any], *, owner: str, lock_timeout_s: flo
     if not ids:
         return []
     now = now or utcnow()
-    stale = now - timedelta(seconds=lock_timeout_s)
-    due = or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now)
     won: list[Any] = []
     for start in range(0, len(ids), CLAIM_CHUNK):
         statement = (
             update(model)
             .where(model.id.in_(ids[start:start + CLAIM_CHUNK]))
-            .where(or_(and_(model.status.in_(claimable), due), and_(model.status == claimed, model.locked_at < stale)))
-            .values(status=claimed, locked_by=owner, locked_at=now, attempts=model.attempts + 1)
+            .where(claimable_now(model, now=now, lock_timeout_s=lock_timeout_s, claimable=claimable,
+                                 claimed=claimed))
+            .values(**claimed_by(model, owner=owner, now=now, claimed=claimed))
             .returning(model.id)
             .execution_options(synchronize_session=False)
         )

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, or_, select, text, update
+from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import aliased
 
 from connect_app.atlassian.issue_json import (
@@ -113,14 +113,14 @@ def claim_batch(owner: str, limit: int, now: datetime | None = None) -> list[uui
     timeout (its worker died). One UPDATE ... RETURNING; committed before returning.
     """
     now = now or utcnow()
-    stale = now - timedelta(seconds=inbox.lock_timeout())
+    lock_timeout_s = inbox.lock_timeout()
     row = WebhookDelivery
     other = aliased(WebhookDelivery)
     in_flight = exists().where(other.connection_id == row.connection_id, other.jira_key == row.jira_key,
-                               other.status == "processing", other.locked_at >= stale)
-    due = or_(and_(row.status.in_(("pending", "failed")),
-                   or_(row.next_attempt_at.is_(None), row.next_attempt_at <= now)),
-              and_(row.status == "processing", row.locked_at < stale))
+                               other.status == "processing",
+                               other.locked_at >= now - timedelta(seconds=lock_timeout_s))
+    due = claims.claimable_now(row, now=now, lock_timeout_s=lock_timeout_s, claimable=("pending", "failed"),
+                               claimed="processing")
     pick = select(row.id).where(due, ~in_flight).order_by(row.received_at).limit(limit)
     postgres = db.session.get_bind().dialect.name == "postgresql"
     if postgres:
@@ -129,7 +129,7 @@ def claim_batch(owner: str, limit: int, now: datetime | None = None) -> list[uui
         pick = pick.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(
         update(row).where(row.id.in_(pick.scalar_subquery()))
-        .values(status="processing", locked_by=owner, locked_at=now, attempts=row.attempts + 1)
+        .values(**claims.claimed_by(row, owner=owner, now=now, claimed="processing"))
         .returning(row.id).execution_options(synchronize_session=False)))
     db.session.commit()
     return ids
