@@ -47,6 +47,7 @@ class ForgeScheduler:
         self._due: dict[tuple[str, int, str], float] = {}  # (app id, version, trigger key) -> next call
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     def installed(self, install: ForgeInstall) -> None:
         """Install listener: schedule the app's triggers (an upgrade starts them afresh), run the clock."""
@@ -56,7 +57,7 @@ class ForgeScheduler:
                 del self._due[key]
             for trigger in triggers:
                 self._due[(install.app_id, install.version, trigger["key"])] = time.time() + FIRST_CALL_AFTER_S
-            if triggers and self._thread is None:
+            if triggers and self._thread is None and not self._stopped.is_set():
                 self._thread = threading.Thread(target=self._run, name="sandbox-forge-schedule", daemon=True)
                 self._thread.start()
 
@@ -97,9 +98,14 @@ class ForgeScheduler:
             fired += self.fire(install, key)
         return fired
 
+    def stop(self) -> None:
+        """Stop the clock (the site is shutting down): no trigger fires after this returns."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=TICK_S + 30)
+
     def _run(self) -> None:
-        while True:
-            time.sleep(TICK_S)
+        while not self._stopped.wait(TICK_S):
             try:
                 self.tick()
             except Exception:  # the clock must keep going whatever one call did

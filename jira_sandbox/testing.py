@@ -91,7 +91,10 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close the socket (and the site's Forge trigger clock, if it runs)."""
+        scheduler = getattr(self.state, "forge_scheduler", None)
+        if scheduler is not None:
+            scheduler.stop()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
