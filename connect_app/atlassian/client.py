@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -218,6 +219,7 @@ class JiraClient:
         self.token_provider = token_provider
         self.observer = observer or JiraObserver()
         self.requests_made = 0
+        self._counting = threading.Lock()  # a sync's fetch threads share one client
         self.timeout = timeout
         # Retries are ours (retry_with_header=False, no backoff_and_retry): one place, typed errors.
         self._jira = Jira(url=self.base_url, session=self.session, cloud=flavour == "cloud", timeout=timeout,
@@ -249,7 +251,8 @@ class JiraClient:
                 # OAuth: the provider returns a valid (refreshed if need be) access token.
                 self.session.headers["Authorization"] = f"Bearer {self.token_provider()}"
             try:
-                self.requests_made += 1
+                with self._counting:
+                    self.requests_made += 1
                 if follow_redirects:
                     response = self._jira.request(method, self._path(path), params=params, json=json,
                                                   advanced_mode=True)

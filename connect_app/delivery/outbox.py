@@ -221,21 +221,32 @@ def deliver_message(message_id: str) -> str:
     if provider is None:
         return "skipped"
     row_id = uuid.UUID(str(message_id))
-    if not claims.claim(OutboxMessage, row_id, owner=claims.worker_id(),
-                        lock_timeout_s=setting("OUTBOX_LOCK_TIMEOUT_S"), claimable=("pending",),
-                        claimed="delivering"):
+    owner = claims.worker_id()
+    if not claims.claim(OutboxMessage, row_id, owner=owner, lock_timeout_s=setting("OUTBOX_LOCK_TIMEOUT_S"),
+                        claimable=("pending",), claimed="delivering"):
         return "skipped"
     (message,) = _snapshots([row_id])
     db.session.rollback()  # ends the read: no transaction is open while we wait on the network
     result = provider.send(message)
-    return record_result(row_id, result)
+    return record_result(row_id, result, owner=owner)
 
 
-def record_result(row_id: uuid.UUID, result: PushResult, now: datetime | None = None) -> str:
-    """Write one attempt's outcome."""
+def record_result(row_id: uuid.UUID, result: PushResult, now: datetime | None = None, *,
+                  owner: str | None = None) -> str:
+    """Write one attempt's outcome.
+
+    With `owner`, only while that claim still holds: a claim that expired mid-send belongs to whoever
+    took it over, who sends and records the message again (the receiver dedupes by idempotency key).
+    """
     now = now or utcnow()
     message = db.session.get(OutboxMessage, row_id)
     db.session.refresh(message)
+    if owner is not None and (message.status != "delivering" or message.locked_by != owner):
+        db.session.rollback()
+        log.warning("outbox.claims_lost", extra={"message_id": str(row_id), "delivered": result.ok})
+        outcome = "delivered" if result.ok else "retry"
+        metrics.push_attempted(outcome, result.status)
+        return outcome
     outcome = _apply_result(message, result, now)
     topic, attempts = message.topic, message.attempts
     db.session.commit()

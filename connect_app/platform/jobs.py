@@ -21,6 +21,7 @@ import gc
 import importlib
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -121,11 +122,12 @@ def submit_once(func: Callable[..., Any] | str) -> bool:
     _resolve(path)  # refuse foreign paths now, in the caller
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
-        if not queue(app).connection.set(_once_key(app, path), b"1", nx=True, px=ONCE_TTL_MS):
+        mark = uuid.uuid4().hex  # the job clears this mark only, never a newer caller's
+        if not queue(app).connection.set(_once_key(app, path), mark, nx=True, px=ONCE_TTL_MS):
             return False
         try:
             with context_scope({}):  # a drain serves many callers: it gets a request id of its own
-                enqueue(run_once, path)
+                enqueue(run_once, path, mark)
         except Exception:
             queue(app).connection.delete(_once_key(app, path))
             raise
@@ -166,11 +168,20 @@ def _once_key(app: Flask, path: str) -> str:
     return f"cscx:once:{app.config['RQ_QUEUE']}:{path}"
 
 
-def run_once(path: str) -> Any:
-    """The queued form of a `submit_once` job: clear the waiting mark, then run the drain."""
+# Delete the key only while it still holds this job's mark: a job that starts after its mark expired
+# must not clear the mark of a newer caller (whose job waits in the queue).
+_CLEAR_MARK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def run_once(path: str, mark: str | None = None) -> Any:
+    """The queued form of a `submit_once` job: clear its waiting mark, then run the drain."""
     app = current_app._get_current_object() if has_app_context() else _worker_app
     if app is not None:
-        queue(app).connection.delete(_once_key(app, path))
+        connection = queue(app).connection
+        if mark is None:  # queued by the release before marks were tokens
+            connection.delete(_once_key(app, path))
+        else:
+            connection.eval(_CLEAR_MARK, 1, _once_key(app, path), mark)
     return _resolve(path)()
 
 

@@ -267,3 +267,32 @@ def test_two_callers_with_the_same_batch_send_each_message_once(app, workspace, 
     assert len(results) == 2
     assert sum(r["delivered"] for r in results) == 40 and sum(r["skipped"] for r in results) == 40
     assert sorted(receiver.received) == sorted(keys)
+
+
+class TakenOverMidSend(outbox.PushProvider):
+    """A provider whose POST outlasts the claim: another worker takes the message over before it answers."""
+
+    def __init__(self, answer: outbox.PushResult):
+        self.answer = answer
+        self.sent: list[str] = []
+
+    def send(self, message: OutboxMessage) -> outbox.PushResult:
+        self.sent.append(message.idempotency_key)
+        with db.engine.begin() as connection:  # the other worker, on a connection of its own
+            connection.execute(update(OutboxMessage).where(OutboxMessage.id == message.id)
+                               .values(locked_by="worker-that-took-over", attempts=OutboxMessage.attempts + 1))
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", [outbox.PushResult(True, 200), outbox.PushResult(False, 503, "HTTP 503")])
+def test_a_single_push_whose_claim_was_taken_over_leaves_the_row_to_its_new_holder(app, workspace, answer):
+    ids, keys = queue(workspace, 1)
+    provider = app.extensions["cscx_push_provider"] = TakenOverMidSend(answer)
+    try:
+        assert outbox.deliver_message(str(ids[0])) == ("delivered" if answer.ok else "retry")
+    finally:
+        app.extensions.pop("cscx_push_provider")
+    assert provider.sent == keys
+    row = stored()[keys[0]]
+    assert (row.status, row.locked_by, row.attempts, row.last_error) == (
+        "delivering", "worker-that-took-over", 2, None)

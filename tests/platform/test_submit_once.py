@@ -231,11 +231,13 @@ def test_on_rq_one_drain_waits_and_its_mark_is_cleared_as_it_starts(rq_app, data
     row = store(make_connection(make_organization()).id, version_released(1))
 
     assert sorted(concurrently(app, lambda _: jobs.submit_once(DRAIN), 16)) == [False] * 15 + [True]
-    assert redis.get(mark) == b"1" and 0 < redis.pttl(mark) <= jobs.ONCE_TTL_MS
+    token = redis.get(mark)
+    assert len(token) == 32 and 0 < redis.pttl(mark) <= jobs.ONCE_TTL_MS
     assert jobs.submit_once(DRAIN) is False
     assert queue.count == 1
     (job,) = queue.jobs
-    assert job.func_name == jobs.job_path(jobs.run_job) and job.args[:2] == (jobs.job_path(jobs.run_once), (DRAIN,))
+    assert job.func_name == jobs.job_path(jobs.run_job)
+    assert job.args[:2] == (jobs.job_path(jobs.run_once), (DRAIN, token.decode()))
 
     # An RQ worker runs the job while every claim waits: the mark must be gone before the drain claims.
     seen: dict[str, object] = {}
@@ -274,3 +276,22 @@ def test_on_rq_a_job_outside_the_package_is_refused_before_it_is_marked(rq_app):
             jobs.submit_once("os.system")
     assert not queue.connection.exists(f"cscx:once:{app.config['RQ_QUEUE']}:os.system")
     assert queue.count == 0
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
+def test_a_job_whose_mark_expired_leaves_a_newer_callers_mark_alone(rq_app):
+    app, queue = rq_app
+    redis = queue.connection
+    key = f"cscx:once:{app.config['RQ_QUEUE']}:{DRAIN}"
+    with app.app_context():
+        assert jobs.submit_once(DRAIN) is True
+        (stale_job,) = queue.jobs
+        stale_mark = stale_job.args[1][1]
+        redis.delete(key)  # its 30 s passed before a worker took it
+        assert jobs.submit_once(DRAIN) is True  # a newer caller: a mark and a job of its own
+        newer = redis.get(key)
+        jobs.run_once(DRAIN, stale_mark)  # the late job starts (and drains an empty inbox)
+        assert redis.get(key) == newer  # the newer caller's job still waits behind its mark
+        jobs.run_once(DRAIN, newer.decode())
+        assert not redis.exists(key)
