@@ -28,45 +28,18 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import aliased
 
-from connect_app.atlassian.issue_json import (
-    ISSUE_DELETED,
-    ISSUE_EVENTS,
-    normalize_issue,
-    status_category_of,
-    status_changes,
-)
-from connect_app.connections.access import jira_client
-from connect_app.delivery import notify
 from connect_app.extensions import db
-from connect_app.impact.store import recompute
-from connect_app.linking.rule_store import rules_for
-from connect_app.linking.rules import RuleMatcher
 from connect_app.logging_setup import context_scope, current_context
-from connect_app.models import Customer, IssueEvent, JiraConnection, JiraCustomerLink, JiraIssue, WebhookDelivery
+from connect_app.models import JiraConnection, WebhookDelivery
 from connect_app.models.types import utcnow
 from connect_app.platform import claims, jobs, metrics
-from connect_app.platform.storable import clean_json
-from connect_app.sla import store as sla
-from connect_app.sync.custom_fields import stored_selection
-from connect_app.sync.history import field_changes
-from connect_app.sync.store import (
-    apply_rule_links,
-    insert_field_changes,
-    insert_status_changes,
-    stored_issue_fields,
-    upsert_issues,
-    version_ts,
-)
 from connect_app.tracking import inbox, process
-from connect_app.tracking.classify import StatusMap
 
 log = logging.getLogger(__name__)
 
@@ -135,21 +108,6 @@ def claim_batch(owner: str, limit: int, now: datetime | None = None) -> list[uui
     return ids
 
 
-@dataclass
-class _Item:
-    """One delivery of the batch, as applied."""
-
-    row: WebhookDelivery
-    event: str
-    when: datetime
-    raw: dict[str, Any]
-    histories: list[dict[str, Any]]
-    jira_id: str | None = None
-    issue_id: uuid.UUID | None = None
-    stored_from_payload: bool = True  # False: a deletion that names the issue only (nothing to upsert)
-    snapshot: set[str] | None = None
-
-
 def process_batch(ids: list[uuid.UUID]) -> Counter[str]:
     """Apply these claimed deliveries in one transaction; on failure, one by one. Counts per outcome."""
     outcome: Counter[str] = Counter()
@@ -162,8 +120,15 @@ def process_batch(ids: list[uuid.UUID]) -> Counter[str]:
         for row in rows:
             by_connection[row.connection_id].append(row)
         for connection_id in sorted(by_connection, key=str):
-            connection = db.session.get(JiraConnection, connection_id)
-            _apply_connection(connection, by_connection[connection_id], applied, notes)
+            changes = []
+            for row in by_connection[connection_id]:
+                incoming = process.incoming_of(row.payload)
+                if incoming is None:
+                    notes[row.id] = f"ignored: {row.payload.get('webhookEvent')}"
+                else:
+                    changes.append((row, incoming))
+            process.apply_issues(db.session.get(JiraConnection, connection_id), [i for _, i in changes], applied)
+            notes |= {row.id: incoming.note for row, incoming in changes if incoming.note}
         now = utcnow()
         db.session.execute(update(WebhookDelivery), [
             {"id": row.id, "status": "done", "processed_at": now, "last_error": notes.get(row.id),
@@ -195,198 +160,3 @@ def process_batch(ids: list[uuid.UUID]) -> Counter[str]:
                                      "delivery_ids": [delivery_id for _, delivery_id in done]})
     process.after_commit(applied)
     return outcome
-
-
-def _apply_connection(connection: JiraConnection, rows: list[WebhookDelivery], applied: process.Applied,
-                      notes: dict[uuid.UUID, str | None]) -> None:
-    """Apply one connection's deliveries of the batch (no commit): the set-based form of `process.apply_issue`."""
-    status_map = process.status_map_for(connection)
-    matcher = RuleMatcher(rules_for(connection))
-    selection = stored_selection(connection, matcher.custom_field_ids)
-    items: list[_Item] = []
-    for row in rows:
-        item = _item(connection, row, selection, status_map)
-        if item is None:
-            notes[row.id] = f"ignored: {row.payload.get('webhookEvent')}"
-        else:
-            items.append(item)
-    if not items:
-        return
-    known = _stored_ids(connection, items)
-    for item in items:
-        item.issue_id = known.get(item.jira_id) if item.jira_id else None
-        if item.event == ISSUE_DELETED and process.is_partial(item.raw):
-            item.stored_from_payload = False
-            if item.issue_id is None:
-                notes[item.row.id] = "deleted before we knew it"
-    live = [i for i in items if i.stored_from_payload or i.issue_id is not None]
-    process.lock_issues(connection.id, [i.jira_id for i in live if i.jira_id])
-    before = _links_of({i.issue_id for i in live if i.issue_id})
-
-    # The issues' newest state, one write per issue; then history and rule links in bulk.
-    upserted = [i for i in live if i.stored_from_payload]
-    normalized = {}
-    for item in upserted:
-        issue_row = normalize_issue(item.raw)
-        issue_row["custom_fields"] = selection.shape(issue_row["custom_fields"])
-        item.jira_id = issue_row["jira_id"]
-        item.snapshot = set(matcher.desired_links(issue_row))
-        normalized.setdefault(item.jira_id, []).append(issue_row)
-    newest = [max(versions, key=version_ts) for versions in normalized.values()]
-    ids = upsert_issues(connection.id, newest, utcnow())
-    for item in upserted:
-        item.issue_id = ids[item.jira_id]
-    _write_history(connection, upserted, status_map)
-    issue_ids = sorted({i.issue_id for i in live}, key=str)
-    _apply_rule_links(connection, matcher, [i.issue_id for i in upserted])
-
-    # Whom each delivery concerns (as at its own event), classified and recorded in Jira's order.
-    links = _link_rows(issue_ids)
-    jql_rule_ids = {r.id for r in matcher.jql_rules}
-    wanted: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for item in live:
-        wanted[item.row.id] = {customer_id for customer_id, source, rule_id in links.get(item.issue_id, ())
-                               if item.snapshot is None or source != "rule" or str(rule_id) in jql_rule_ids}
-        wanted[item.row.id] |= {uuid.UUID(c) for c in item.snapshot or ()}
-    customers = {c.id: c for c in db.session.scalars(
-        select(Customer).where(Customer.id.in_(set().union(*wanted.values()) or {uuid.uuid4()})))}
-    jira_ids = dict(db.session.execute(
-        select(JiraIssue.id, JiraIssue.jira_id).where(JiraIssue.id.in_(issue_ids))).all())
-    changes = []
-    for item in live:
-        item_customers = sorted((customers[c] for c in wanted[item.row.id] if c in customers), key=lambda c: c.name)
-        for dedupe_key, change, occurred_at in process.classify_payload(
-                item.event, item.histories, status_map, jira_ids[item.issue_id], item.when):
-            changes.append((item, dedupe_key[:200], change, occurred_at, item_customers))
-    deleted = [i for i in live if i.event == ISSUE_DELETED]
-    for item in deleted:
-        process.mark_issue_deleted(connection, item.issue_id, item.when)
-    # Every customer whose context may have moved: linked before, linked now, or concerned by an event.
-    applied.customers |= set().union(*before.values(), *({c for c, _, _ in found} for found in links.values()),
-                                     *wanted.values())
-    _record(connection, issue_ids, changes, applied)
-
-    rescored = recompute(issue_ids, property_stale=True)
-    applied.messages += rescored.messages
-    applied.stale_properties |= rescored.stale_connections
-    applied.messages += sla.evaluate_issues(issue_ids).messages
-
-
-def _item(connection: JiraConnection, row: WebhookDelivery, selection, status_map: StatusMap) -> _Item | None:
-    """A delivery's issue and changelog as stored values (a partial payload is completed from Jira)."""
-    payload = row.payload
-    event = payload.get("webhookEvent")
-    if event not in ISSUE_EVENTS:
-        return None
-    when = process.event_time(payload)
-    raw = payload["issue"]
-    if event != ISSUE_DELETED and process.is_partial(raw):
-        raw = jira_client(connection).get_issue(raw.get("key") or raw["id"], fields=selection.get_fields())
-    raw, histories = clean_json(raw)[0], clean_json(process.histories_of(payload, when))[0]
-    status = (raw.get("fields") or {}).get("status") or {}
-    status_map.learn(str(status.get("id")) if status.get("id") else None, status.get("name"),
-                     status_category_of(status))
-    for history in histories:
-        process.learn_statuses(connection, status_map, history["items"])
-    return _Item(row, event, when, raw, histories, jira_id=str(raw["id"]) if raw.get("id") else None)
-
-
-def _stored_ids(connection: JiraConnection, items: list[_Item]) -> dict[str, uuid.UUID]:
-    """jira_id -> row id of the batch's issues already stored (an id-less deletion is found by its key)."""
-    jira_ids = {i.jira_id for i in items if i.jira_id}
-    found = dict(db.session.execute(select(JiraIssue.jira_id, JiraIssue.id).where(
-        JiraIssue.connection_id == connection.id, JiraIssue.jira_id.in_(jira_ids or {""}))).all())
-    for item in items:
-        if not item.jira_id and item.raw.get("key"):
-            match = db.session.execute(select(JiraIssue.jira_id, JiraIssue.id).where(
-                JiraIssue.connection_id == connection.id, JiraIssue.jira_key == item.raw["key"])).first()
-            if match is not None:
-                item.jira_id = match.jira_id
-                found[match.jira_id] = match.id
-    return found
-
-
-def _links_of(issue_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
-    found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    if issue_ids:
-        for issue_id, customer_id in db.session.execute(
-                select(JiraCustomerLink.issue_id, JiraCustomerLink.customer_id)
-                .where(JiraCustomerLink.issue_id.in_(issue_ids))):
-            found[issue_id].add(customer_id)
-    return found
-
-
-def _link_rows(issue_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, str, Any]]]:
-    found: dict[uuid.UUID, list[tuple[uuid.UUID, str, Any]]] = defaultdict(list)
-    if issue_ids:
-        for issue_id, customer_id, source, rule_id in db.session.execute(select(
-                JiraCustomerLink.issue_id, JiraCustomerLink.customer_id, JiraCustomerLink.source,
-                JiraCustomerLink.rule_id).where(JiraCustomerLink.issue_id.in_(issue_ids))):
-            found[issue_id].append((customer_id, source, rule_id))
-    return found
-
-
-def _write_history(connection: JiraConnection, items: list[_Item], status_map: StatusMap) -> None:
-    """Every delivery's status transitions and changelog items, in two bulk inserts (repeats ignored)."""
-    categories: dict[str, str] = {}
-    transitions, items_changed = [], []
-    for item in items:
-        for change in status_changes(item.histories):
-            ends = ((change["from_status_id"], change["from_status"]), (change["to_status_id"], change["to_status"]))
-            for sid, name in ends:
-                info = status_map(str(sid) if sid else None, name)
-                if info.category and sid:
-                    categories[str(sid)] = info.category
-            transitions.append(change | {"issue_id": item.issue_id})
-        items_changed += [c | {"issue_id": item.issue_id} for c in field_changes(item.histories)]
-    insert_status_changes(connection.id, _unique(transitions, ("issue_id", "change_id")), categories)
-    insert_field_changes(connection.id, _unique(items_changed, ("issue_id", "change_id", "field", "item_index")))
-
-
-def _unique(rows: list[dict], key: tuple[str, ...]) -> list[dict]:
-    """The rows with the first of each key (a duplicated delivery repeats its history in the batch)."""
-    seen: dict[tuple, dict] = {}
-    for row in rows:
-        seen.setdefault(tuple(row.get(k) for k in key), row)
-    return list(seen.values())
-
-
-def _apply_rule_links(connection: JiraConnection, matcher: RuleMatcher, issue_ids: list[uuid.UUID]) -> None:
-    """Re-evaluate the rule links of the batch's issues on their rows as stored (their newest state)."""
-    stored = stored_issue_fields(sorted(set(issue_ids), key=str))
-    if not stored:
-        return
-    jql_members: dict[str, set[str]] = {}
-    if matcher.jql_rules:
-        client = jira_client(connection)
-        id_list = ", ".join(str(int(row["jira_id"])) for row in stored)
-        jql_members = {r.id: client.search_ids(f"id in ({id_list}) AND ({r.jql})") for r in matcher.jql_rules}
-    apply_rule_links(connection.id, {row["id"]: matcher.desired_links(row, jql_members) for row in stored},
-                     {row["id"]: row["jira_key"] for row in stored})
-
-
-def _record(connection: JiraConnection, issue_ids: list[uuid.UUID], changes: list, applied: process.Applied) -> None:
-    """Insert the batch's events once each (by dedupe key) and fan out those inserted now."""
-    first: dict[str, tuple] = {}
-    for change in changes:
-        first.setdefault(change[1], change)
-    if not first:
-        return
-    issues = {i.id: i for i in db.session.scalars(
-        select(JiraIssue).where(JiraIssue.id.in_(issue_ids)).execution_options(populate_existing=True))}
-    rows = [{"id": uuid.uuid4(), "connection_id": connection.id, "issue_id": item.issue_id,
-             "jira_key": issues[item.issue_id].jira_key, "kind": change.kind, "dedupe_key": key,
-             "details": change.details, "occurred_at": occurred_at}
-            for item, key, change, occurred_at, _ in first.values()]
-    inserted = set(claims.insert_ignore_many(IssueEvent, rows, conflict=("connection_id", "dedupe_key")))
-    applied.events += [r["id"] for r in rows if r["id"] in inserted]
-    if not inserted or connection.organization_id is None:
-        return  # nothing new, or a site not linked to a workspace yet: state is kept, nobody to tell
-    fanned = []
-    for row, (item, _, change, _, customers) in zip(rows, first.values(), strict=True):
-        if row["id"] in inserted:
-            fanned.append((IssueEvent(**row), issues[item.issue_id], customers))
-            log.info("issue.event", extra={"connection": str(connection.id), "key": row["jira_key"],
-                                           "kind": change.kind})
-    applied.messages += notify.fan_out_many(connection.organization_id, fanned)
-

@@ -1,8 +1,9 @@
-"""Processing an inbox row: apply the issue's new state, classify the change, fan out — exactly once.
+"""Applying issue changes: the issue's new state, each change classified and fanned out — exactly once.
 
-`process_delivery` (the job) claims the row, runs `apply_delivery` in one transaction and marks
-it done; a failure rolls back and leaves the row in the inbox with its error, retried later.
-After commit it starts outbox deliveries and refreshes the affected customers' context.
+`apply_issues` is the one way a change is applied, set-based: for a batch of webhooks
+(`tracking.batch`), one delivery (`process_claimed`, what a failed batch falls back to), or an
+issue a reconciliation found. After commit, `after_commit` pushes the outbox messages and
+refreshes the affected customers' context.
 
 Order tolerance: issue rows are only overwritten by a newer `updated` (the upsert compares
 `version_ts`); classification uses each delivery's own changelog (its from/to), never "the row
@@ -16,6 +17,7 @@ import logging
 import time
 import uuid
 import zlib
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +57,7 @@ from connect_app.sync.store import (
     mark_deleted,
     stored_issue_fields,
     upsert_issues,
+    version_ts,
 )
 from connect_app.tracking import contexts, inbox
 from connect_app.tracking.classify import Change, StatusMap, classify_history
@@ -67,9 +70,8 @@ _status_cache: dict[uuid.UUID, tuple[float, dict[str, str]]] = {}
 
 @dataclass
 class Applied:
-    """What applying one delivery did."""
+    """What applying changes did (one delivery, a batch, a reconciled issue)."""
 
-    issue_id: uuid.UUID | None = None
     events: list[uuid.UUID] = field(default_factory=list)
     messages: list[uuid.UUID] = field(default_factory=list)
     customers: set[uuid.UUID] = field(default_factory=set)
@@ -198,127 +200,239 @@ def histories_of(payload: dict[str, Any], when: datetime) -> list[dict[str, Any]
              "items": changelog["items"]}]
 
 
-def _linked_customer_ids(issue_id: uuid.UUID | None) -> set[uuid.UUID]:
-    if issue_id is None:
-        return set()
-    return set(db.session.scalars(select(JiraCustomerLink.customer_id).where(JiraCustomerLink.issue_id == issue_id)))
-
-
-def _customers_at_event(issue_id: uuid.UUID, snapshot: set[str] | None, jql_rule_ids: set[str]) -> list[Customer]:
-    """The customers an event affects: those the issue's own fields at that event matched (value rules),
-    plus manual, created and JQL-rule links as they stand. So a late delivery notifies whoever the
-    issue concerned when the change happened, not whoever it concerns now."""
-    links = db.session.execute(select(JiraCustomerLink.customer_id, JiraCustomerLink.source, JiraCustomerLink.rule_id)
-                               .where(JiraCustomerLink.issue_id == issue_id)).all()
-    ids = {customer_id for customer_id, source, rule_id in links
-           if snapshot is None or source != "rule" or str(rule_id) in jql_rule_ids}
-    ids |= {uuid.UUID(c) for c in snapshot or ()}
-    if not ids:
-        return []
-    return list(db.session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.name)))
-
-
 @dataclass
-class Stored:
-    """An issue written by `store_issue`: its row id and whom its payload's fields matched."""
+class Incoming:
+    """One change of one issue to apply: a webhook's, or one a reconciliation found in Jira."""
 
-    issue_id: uuid.UUID
-    snapshot_customers: set[str]
-    jql_rule_ids: set[str]
+    event: str  # a Jira webhook event name
+    raw: dict[str, Any]  # the issue as sent (a partial one is completed from Jira)
+    histories: list[dict[str, Any]]
+    when: datetime
+    note: str | None = None  # what applying it says when it changed nothing (a deletion we never saw)
+    jira_id: str | None = None
+    issue_id: uuid.UUID | None = None
+    stored_from_payload: bool = True  # False: a deletion that names the issue only (nothing to upsert)
+    snapshot: set[str] | None = None  # whom the issue's own fields matched at this change
 
 
-def store_issue(connection: JiraConnection, raw: dict[str, Any], histories: list[dict[str, Any]],
-                status_map: StatusMap) -> Stored:
-    """Upsert one issue (never over newer state), its status and field history and its rule links.
-
-    Uses the sync's pieces: normalise, the custom fields the workspace keeps, upsert, history, rule
-    matching. Links are re-evaluated on the row as stored afterwards (the newest state), not on a late payload.
-    """
-    rules = rules_for(connection)
-    matcher = RuleMatcher(rules)
-    row = normalize_issue(raw)
-    row["custom_fields"] = stored_selection(connection, matcher.custom_field_ids).shape(row["custom_fields"])
-    lock_issue(connection.id, row["jira_id"])
-    ids = upsert_issues(connection.id, [row], utcnow())
-    issue_id = ids[row["jira_id"]]
-    categories = {}
-    changes = []
-    for change in status_changes(histories):
-        ends = ((change["from_status_id"], change["from_status"]), (change["to_status_id"], change["to_status"]))
-        for sid, name in ends:
-            info = status_map(str(sid) if sid else None, name)
-            if info.category and sid:
-                categories[str(sid)] = info.category
-        changes.append(change | {"issue_id": issue_id})
-    insert_status_changes(connection.id, changes, categories)
-    insert_field_changes(connection.id, [c | {"issue_id": issue_id} for c in field_changes(histories)])
-    stored = stored_issue_fields([issue_id])
-    if stored:
-        jql_members = {}
-        if matcher.jql_rules:
-            client = jira_client(connection)
-            jql_members = {r.id: client.search_ids(f"id = {int(row['jira_id'])} AND ({r.jql})")
-                           for r in matcher.jql_rules}
-        desired = {issue_id: matcher.desired_links(stored[0], jql_members)}
-        apply_rule_links(connection.id, desired, {issue_id: stored[0]["jira_key"]})
-    return Stored(issue_id, set(matcher.desired_links(row)), {r.id for r in matcher.jql_rules})
+def incoming_of(payload: dict[str, Any]) -> Incoming | None:
+    """A stored webhook payload as a change to apply; None for events that are not about an issue."""
+    event = payload.get("webhookEvent")
+    if event not in ISSUE_EVENTS:
+        return None
+    when = event_time(payload)
+    return Incoming(event, payload["issue"], histories_of(payload, when), when)
 
 
 def apply_delivery(connection: JiraConnection, payload: dict[str, Any]) -> Applied:
     """Apply one webhook payload to the database (no commit): state, links, history, events, fan-out."""
-    event = payload.get("webhookEvent")
-    if event not in ISSUE_EVENTS:
-        return Applied(note=f"ignored: {event}")
-    when = event_time(payload)
-    raw = payload["issue"]
-    if event != ISSUE_DELETED and is_partial(raw):
-        fields = stored_selection(connection, RuleMatcher(rules_for(connection)).custom_field_ids).get_fields()
-        raw = jira_client(connection).get_issue(raw.get("key") or raw["id"], fields=fields)
-    return apply_issue(connection, event, raw, histories_of(payload, when), when)
+    incoming = incoming_of(payload)
+    if incoming is None:
+        return Applied(note=f"ignored: {payload.get('webhookEvent')}")
+    applied = Applied()
+    apply_issues(connection, [incoming], applied)
+    applied.note = incoming.note
+    return applied
 
 
 def apply_issue(connection: JiraConnection, event: str, raw: dict[str, Any], histories: list[dict[str, Any]],
                 when: datetime) -> Applied:
-    """Apply an issue's state and changelog histories (webhook or reconciliation), no commit.
+    """Apply an issue's state and changelog histories found by a reconciliation (no commit)."""
+    applied = Applied()
+    apply_issues(connection, [Incoming(event, raw, histories, when)], applied)
+    return applied
 
-    `event` is a Jira webhook event name: issue_created adds a "created" change, issue_deleted
-    marks the issue deleted; every history is classified on its own. The issue as Jira sent it is
-    cleaned first (`clean_json`): its text may hold what PostgreSQL cannot store, and the row, its
-    history and its events must be written all the same.
+
+def apply_issues(connection: JiraConnection, items: list[Incoming], applied: Applied) -> None:
+    """Apply changes of one connection's issues, in the order given (no commit), a fixed number of statements
+    however many: issue event `created` adds a "created" change, `deleted` marks the issue deleted, and every
+    history is classified on its own.
+
+    Several changes of one issue are one write (the newest `updated` wins, as an older event never
+    overwrites newer state); status and field history and rule links are written in bulk, and links are
+    re-evaluated on the rows as stored (their newest state), a JQL rule asking Jira once. Each change notifies
+    whom the issue concerned at that change. Issue text Jira sent that PostgreSQL cannot store is cleaned
+    first (`clean_json`): the row, its history and its events are written all the same.
     """
-    raw, histories = clean_json(raw)[0], clean_json(histories)[0]
+    if not items:
+        return
     status_map = status_map_for(connection)
-    fields = raw.get("fields") or {}
-    status = fields.get("status") or {}
-    status_map.learn(str(status.get("id")) if status.get("id") else None, status.get("name"),
-                     status_category_of(status))
-    for history in histories:
-        learn_statuses(connection, status_map, history["items"])
-    before = _linked_customer_ids(_stored_issue_id(connection, raw))
-    if event == ISSUE_DELETED and is_partial(raw):
-        issue_id = _stored_issue_id(connection, raw)
-        if issue_id is None:
-            return Applied(note="deleted before we knew it")
-        snapshot, jql_rule_ids = None, set()
-    else:
-        stored = store_issue(connection, raw, histories, status_map)
-        issue_id, snapshot, jql_rule_ids = stored.issue_id, stored.snapshot_customers, stored.jql_rule_ids
-    customers = _customers_at_event(issue_id, snapshot, jql_rule_ids)
-    jira_id = db.session.scalar(select(JiraIssue.jira_id).where(JiraIssue.id == issue_id))
-    changes = classify_payload(event, histories, status_map, jira_id, when)
-    if event == ISSUE_DELETED:
-        mark_issue_deleted(connection, issue_id, when)
-    # Every customer whose context may have moved: linked before, linked now, or concerned by the event.
-    applied = Applied(issue_id=issue_id, customers=before | _linked_customer_ids(issue_id) | {c.id for c in customers})
-    issue = db.session.get(JiraIssue, issue_id)
-    db.session.refresh(issue)
-    for dedupe_key, change, occurred_at in changes:
-        _record(connection, issue, dedupe_key, change, occurred_at, customers, applied)
-    rescored = recompute([issue_id], property_stale=True)
+    matcher = RuleMatcher(rules_for(connection))
+    selection = stored_selection(connection, matcher.custom_field_ids)
+    for item in items:
+        _prepare(connection, item, selection, status_map)
+    known = _stored_ids(connection, items)
+    for item in items:
+        item.issue_id = known.get(item.jira_id) if item.jira_id else None
+        if item.event == ISSUE_DELETED and is_partial(item.raw):
+            item.stored_from_payload = False
+            if item.issue_id is None:
+                item.note = "deleted before we knew it"
+    live = [i for i in items if i.stored_from_payload or i.issue_id is not None]
+    lock_issues(connection.id, [i.jira_id for i in live if i.jira_id])
+    before = _links_of({i.issue_id for i in live if i.issue_id})
+
+    # The issues' newest state, one write per issue; then history and rule links in bulk.
+    upserted = [i for i in live if i.stored_from_payload]
+    normalized = {}
+    for item in upserted:
+        issue_row = normalize_issue(item.raw)
+        issue_row["custom_fields"] = selection.shape(issue_row["custom_fields"])
+        item.jira_id = issue_row["jira_id"]
+        item.snapshot = set(matcher.desired_links(issue_row))
+        normalized.setdefault(item.jira_id, []).append(issue_row)
+    newest = [max(versions, key=version_ts) for versions in normalized.values()]
+    ids = upsert_issues(connection.id, newest, utcnow())
+    for item in upserted:
+        item.issue_id = ids[item.jira_id]
+    _write_history(connection, upserted, status_map)
+    issue_ids = sorted({i.issue_id for i in live}, key=str)
+    _apply_rule_links(connection, matcher, [i.issue_id for i in upserted])
+
+    # Whom each delivery concerns (as at its own event), classified and recorded in Jira's order.
+    links = _link_rows(issue_ids)
+    jql_rule_ids = {r.id for r in matcher.jql_rules}
+    wanted: dict[int, set[uuid.UUID]] = {}  # by position in `live`
+    for n, item in enumerate(live):
+        wanted[n] = {customer_id for customer_id, source, rule_id in links.get(item.issue_id, ())
+                               if item.snapshot is None or source != "rule" or str(rule_id) in jql_rule_ids}
+        wanted[n] |= {uuid.UUID(c) for c in item.snapshot or ()}
+    customers = {c.id: c for c in db.session.scalars(
+        select(Customer).where(Customer.id.in_(set().union(*wanted.values()) or {uuid.uuid4()})))}
+    jira_ids = dict(db.session.execute(
+        select(JiraIssue.id, JiraIssue.jira_id).where(JiraIssue.id.in_(issue_ids))).all())
+    changes = []
+    for n, item in enumerate(live):
+        item_customers = sorted((customers[c] for c in wanted[n] if c in customers), key=lambda c: c.name)
+        for dedupe_key, change, occurred_at in classify_payload(
+                item.event, item.histories, status_map, jira_ids[item.issue_id], item.when):
+            changes.append((item, dedupe_key[:200], change, occurred_at, item_customers))
+    deleted = [i for i in live if i.event == ISSUE_DELETED]
+    for item in deleted:
+        mark_issue_deleted(connection, item.issue_id, item.when)
+    # Every customer whose context may have moved: linked before, linked now, or concerned by an event.
+    applied.customers |= set().union(*before.values(), *({c for c, _, _ in found} for found in links.values()),
+                                     *wanted.values())
+    _record(connection, issue_ids, changes, applied)
+
+    rescored = recompute(issue_ids, property_stale=True)
     applied.messages += rescored.messages
     applied.stale_properties |= rescored.stale_connections
-    applied.messages += sla.evaluate_issues([issue_id]).messages
-    return applied
+    applied.messages += sla.evaluate_issues(issue_ids).messages
+
+
+def _prepare(connection: JiraConnection, item: Incoming, selection, status_map: StatusMap) -> None:
+    """The change's issue and histories as stored values (a partial issue fetched from Jira), statuses known."""
+    if item.event != ISSUE_DELETED and is_partial(item.raw):
+        item.raw = jira_client(connection).get_issue(item.raw.get("key") or item.raw["id"],
+                                                     fields=selection.get_fields())
+    item.raw, item.histories = clean_json(item.raw)[0], clean_json(item.histories)[0]
+    status = (item.raw.get("fields") or {}).get("status") or {}
+    status_map.learn(str(status.get("id")) if status.get("id") else None, status.get("name"),
+                     status_category_of(status))
+    for history in item.histories:
+        learn_statuses(connection, status_map, history["items"])
+    item.jira_id = str(item.raw["id"]) if item.raw.get("id") else None
+
+
+def _stored_ids(connection: JiraConnection, items: list[Incoming]) -> dict[str, uuid.UUID]:
+    """jira_id -> row id of the batch's issues already stored (an id-less deletion is found by its key)."""
+    jira_ids = {i.jira_id for i in items if i.jira_id}
+    found = dict(db.session.execute(select(JiraIssue.jira_id, JiraIssue.id).where(
+        JiraIssue.connection_id == connection.id, JiraIssue.jira_id.in_(jira_ids or {""}))).all())
+    for item in items:
+        if not item.jira_id and item.raw.get("key"):
+            match = db.session.execute(select(JiraIssue.jira_id, JiraIssue.id).where(
+                JiraIssue.connection_id == connection.id, JiraIssue.jira_key == item.raw["key"])).first()
+            if match is not None:
+                item.jira_id = match.jira_id
+                found[match.jira_id] = match.id
+    return found
+
+
+def _links_of(issue_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    if issue_ids:
+        for issue_id, customer_id in db.session.execute(
+                select(JiraCustomerLink.issue_id, JiraCustomerLink.customer_id)
+                .where(JiraCustomerLink.issue_id.in_(issue_ids))):
+            found[issue_id].add(customer_id)
+    return found
+
+
+def _link_rows(issue_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, str, Any]]]:
+    found: dict[uuid.UUID, list[tuple[uuid.UUID, str, Any]]] = defaultdict(list)
+    if issue_ids:
+        for issue_id, customer_id, source, rule_id in db.session.execute(select(
+                JiraCustomerLink.issue_id, JiraCustomerLink.customer_id, JiraCustomerLink.source,
+                JiraCustomerLink.rule_id).where(JiraCustomerLink.issue_id.in_(issue_ids))):
+            found[issue_id].append((customer_id, source, rule_id))
+    return found
+
+
+def _write_history(connection: JiraConnection, items: list[Incoming], status_map: StatusMap) -> None:
+    """Every delivery's status transitions and changelog items, in two bulk inserts (repeats ignored)."""
+    categories: dict[str, str] = {}
+    transitions, items_changed = [], []
+    for item in items:
+        for change in status_changes(item.histories):
+            ends = ((change["from_status_id"], change["from_status"]), (change["to_status_id"], change["to_status"]))
+            for sid, name in ends:
+                info = status_map(str(sid) if sid else None, name)
+                if info.category and sid:
+                    categories[str(sid)] = info.category
+            transitions.append(change | {"issue_id": item.issue_id})
+        items_changed += [c | {"issue_id": item.issue_id} for c in field_changes(item.histories)]
+    insert_status_changes(connection.id, _unique(transitions, ("issue_id", "change_id")), categories)
+    insert_field_changes(connection.id, _unique(items_changed, ("issue_id", "change_id", "field", "item_index")))
+
+
+def _unique(rows: list[dict], key: tuple[str, ...]) -> list[dict]:
+    """The rows with the first of each key (a duplicated delivery repeats its history in the batch)."""
+    seen: dict[tuple, dict] = {}
+    for row in rows:
+        seen.setdefault(tuple(row.get(k) for k in key), row)
+    return list(seen.values())
+
+
+def _apply_rule_links(connection: JiraConnection, matcher: RuleMatcher, issue_ids: list[uuid.UUID]) -> None:
+    """Re-evaluate the rule links of the batch's issues on their rows as stored (their newest state)."""
+    stored = stored_issue_fields(sorted(set(issue_ids), key=str))
+    if not stored:
+        return
+    jql_members: dict[str, set[str]] = {}
+    if matcher.jql_rules:
+        client = jira_client(connection)
+        id_list = ", ".join(str(int(row["jira_id"])) for row in stored)
+        jql_members = {r.id: client.search_ids(f"id in ({id_list}) AND ({r.jql})") for r in matcher.jql_rules}
+    apply_rule_links(connection.id, {row["id"]: matcher.desired_links(row, jql_members) for row in stored},
+                     {row["id"]: row["jira_key"] for row in stored})
+
+
+def _record(connection: JiraConnection, issue_ids: list[uuid.UUID], changes: list, applied: Applied) -> None:
+    """Insert the batch's events once each (by dedupe key) and fan out those inserted now."""
+    first: dict[str, tuple] = {}
+    for change in changes:
+        first.setdefault(change[1], change)
+    if not first:
+        return
+    issues = {i.id: i for i in db.session.scalars(
+        select(JiraIssue).where(JiraIssue.id.in_(issue_ids)).execution_options(populate_existing=True))}
+    rows = [{"id": uuid.uuid4(), "connection_id": connection.id, "issue_id": item.issue_id,
+             "jira_key": issues[item.issue_id].jira_key, "kind": change.kind, "dedupe_key": key,
+             "details": change.details, "occurred_at": occurred_at}
+            for item, key, change, occurred_at, _ in first.values()]
+    inserted = set(claims.insert_ignore_many(IssueEvent, rows, conflict=("connection_id", "dedupe_key")))
+    applied.events += [r["id"] for r in rows if r["id"] in inserted]
+    if not inserted or connection.organization_id is None:
+        return  # nothing new, or a site not linked to a workspace yet: state is kept, nobody to tell
+    fanned = []
+    for row, (item, _, change, _, customers) in zip(rows, first.values(), strict=True):
+        if row["id"] in inserted:
+            fanned.append((IssueEvent(**row), issues[item.issue_id], customers))
+            log.info("issue.event", extra={"connection": str(connection.id), "key": row["jira_key"],
+                                           "kind": change.kind})
+    applied.messages += notify.fan_out_many(connection.organization_id, fanned)
 
 
 def classify_payload(event: str, histories: list[dict[str, Any]], status_map: StatusMap, jira_id: str,
@@ -337,34 +451,9 @@ def classify_payload(event: str, histories: list[dict[str, Any]], status_map: St
     return changes
 
 
-def _stored_issue_id(connection: JiraConnection, raw: dict[str, Any]) -> uuid.UUID | None:
-    query = select(JiraIssue.id).where(JiraIssue.connection_id == connection.id)
-    if raw.get("id"):
-        return db.session.scalar(query.where(JiraIssue.jira_id == str(raw["id"])))
-    return db.session.scalar(query.where(JiraIssue.jira_key == raw.get("key")))
-
-
 def mark_issue_deleted(connection: JiraConnection, issue_id: uuid.UUID, when: datetime) -> None:
     """Flag the issue deleted and unlink it; its clock jumps to the deletion so no late update revives it."""
     mark_deleted(connection.id, [issue_id])
     stamp = int(when.timestamp() * 1000)
     db.session.execute(update(JiraIssue).where(JiraIssue.id == issue_id, JiraIssue.version_ts < stamp)
                        .values(version_ts=stamp))
-
-
-def _record(connection: JiraConnection, issue: JiraIssue, dedupe_key: str, change: Change, when: datetime,
-            customers: list[Customer], applied: Applied) -> None:
-    """Insert the IssueEvent once (by dedupe key); only the insert that wins fans out."""
-    event_id = uuid.uuid4()
-    inserted = claims.insert_ignore(IssueEvent, {
-        "id": event_id, "connection_id": connection.id, "issue_id": issue.id, "jira_key": issue.jira_key,
-        "kind": change.kind, "dedupe_key": dedupe_key[:200], "details": change.details, "occurred_at": when,
-    }, conflict=("connection_id", "dedupe_key"))
-    if not inserted:
-        return
-    applied.events.append(event_id)
-    if connection.organization_id is None:
-        return  # a site not linked to a workspace yet: state is kept, nobody to tell
-    event = db.session.get(IssueEvent, event_id)
-    applied.messages += notify.fan_out(connection.organization_id, event, issue, customers)
-    log.info("issue.event", extra={"connection": str(connection.id), "key": issue.jira_key, "kind": change.kind})
